@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The project's two commands:
+#   ./build.sh demo   start the demo web app (in-memory users, development key, nothing external)
+#   ./build.sh test   install what is missing, build, run every suite, print one summary line
+# Other verbs: build, bench (see docs/benchmarks.md).
+set -uo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+CONFIG=${CONFIG:-Release}
+RESULTS="$ROOT/artifacts/test-results"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root for: $*"; return 1; fi
+}
+
+apt_install() {
+  # apt-get update once per run, only when something is missing.
+  if [ -z "${APT_UPDATED:-}" ]; then as_root apt-get update -qq >/dev/null || return 1; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_prereqs() {
+  if ! command -v dotnet >/dev/null; then log "the .NET SDK 10 is required (dotnet on PATH)"; return 1; fi
+  # Real Twisted is the judge of compatibility: the interop suites run against Debian's python3-twisted.
+  if ! /usr/bin/python3 -c 'import twisted' 2>/dev/null; then
+    log "installing python3-twisted"
+    apt_install python3-twisted || { log "could not install python3-twisted"; return 1; }
+  fi
+  if [ -f package.json ] && command -v npm >/dev/null; then
+    if [ ! -d node_modules ] || [ package.json -nt node_modules ] || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules ]; }; then
+      log "installing npm packages"
+      if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >/dev/null; else npm install --no-audit --no-fund >/dev/null; fi || return 1
+    fi
+  fi
+}
+
+build() {
+  log "building ($CONFIG)"
+  dotnet build Pb.Web.sln -c "$CONFIG" -nologo -clp:NoSummary -v:quiet
+}
+
+# Totals over all suites, printed last as: tests: N passed, N failed, N skipped
+PASSED=0; FAILED=0; SKIPPED=0
+
+count_trx() {
+  # Adds the counters of one TRX file to the totals.
+  local trx=$1 line p f t e
+  line=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$line")
+  e=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$line")
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$line")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$line")
+  PASSED=$((PASSED + ${p:-0})); FAILED=$((FAILED + ${f:-0})); SKIPPED=$((SKIPPED + ${t:-0} - ${e:-0}))
+}
+
+run_dotnet_suite() {
+  local project=$1 name
+  name=$(basename "$project" .csproj)
+  log "running $name"
+  rm -rf "$RESULTS/$name"
+  dotnet test "$project" -c "$CONFIG" --no-build --nologo \
+    --logger "trx;LogFileName=$name.trx" --results-directory "$RESULTS/$name" -- RunConfiguration.TreatNoTestsAsError=true
+  local rc=$?
+  if [ -f "$RESULTS/$name/$name.trx" ]; then
+    count_trx "$RESULTS/$name/$name.trx"
+    if [ $rc -ne 0 ] && ! grep -q 'failed="[1-9]' "$RESULTS/$name/$name.trx"; then FAILED=$((FAILED + 1)); fi
+  else
+    log "$name produced no results"; FAILED=$((FAILED + 1))
+  fi
+}
+
+run_npm_suites() {
+  [ -f package.json ] || return 0
+  local ws
+  for ws in $(node -e 'for (const w of require("./package.json").workspaces || []) console.log(w)'); do
+    [ -f "$ws/package.json" ] || continue
+    if node -e 'process.exit(require("./'"$ws"'/package.json").scripts?.test ? 0 : 1)'; then
+      log "running npm tests in $ws"
+      local out rc
+      out=$(cd "$ws" && npm test --silent 2>&1); rc=$?
+      printf '%s\n' "$out"
+      # node's test runner reports "# pass N", "# fail N", "# skipped N"
+      local p f s
+      p=$(grep -Eo '^# pass [0-9]+' <<<"$out" | awk '{s+=$3} END {print s+0}')
+      f=$(grep -Eo '^# fail [0-9]+' <<<"$out" | awk '{s+=$3} END {print s+0}')
+      s=$(grep -Eo '^# (skipped|todo) [0-9]+' <<<"$out" | awk '{s+=$3} END {print s+0}')
+      PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
+      if [ $rc -ne 0 ] && [ "$f" = 0 ]; then FAILED=$((FAILED + 1)); fi
+    fi
+  done
+}
+
+summary() {
+  echo "tests: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+  [ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
+}
+
+cmd_test() {
+  if ! ensure_prereqs; then FAILED=1; summary; return 1; fi
+  if ! build; then log "build failed"; FAILED=1; summary; return 1; fi
+  local project
+  for project in tests/*/*.csproj; do
+    # every test project that holds tests (a project with none would report "no tests" as an error)
+    grep -rqsE '\[(Fact|Theory)' --include='*.cs' "$(dirname "$project")" && run_dotnet_suite "$project"
+  done
+  run_npm_suites
+  summary
+}
+
+cmd_demo() {
+  ensure_prereqs || return 1
+  local url=${PB_DEMO_URL:-http://127.0.0.1:5080}
+  log "starting the demo on $url (Ctrl+C to stop)"
+  dotnet run --project samples/WebDemo/WebDemo.csproj -c "$CONFIG" -- --urls "$url"
+}
+
+cmd_bench() {
+  dotnet run --project bench/Pb.Benchmarks/Pb.Benchmarks.csproj -c Release -- "$@"
+}
+
+case "${1:-}" in
+  test) cmd_test ;;
+  demo) cmd_demo ;;
+  build) ensure_prereqs && build ;;
+  bench) shift; cmd_bench "$@" ;;
+  *) echo "usage: ./build.sh test | demo | build | bench [BenchmarkDotNet args]" >&2; exit 2 ;;
+esac

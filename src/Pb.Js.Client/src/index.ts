@@ -1,0 +1,2 @@
+// The TypeScript client arrives with its own issue; this workspace only reserves its place.
+export {};
