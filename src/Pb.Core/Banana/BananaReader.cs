@@ -38,6 +38,9 @@ public ref struct BananaReader
     /// <summary>Bytes consumed so far.</summary>
     public readonly long Consumed => _reader.Consumed;
 
+    /// <summary>Bytes not consumed yet.</summary>
+    public readonly long Remaining => _reader.Remaining;
+
     /// <summary>True when every byte was consumed.</summary>
     public readonly bool End => _reader.End;
 

@@ -35,13 +35,17 @@ public ref struct BananaWriter
     {
         _output = output;
         Dialect = dialect;
-        _maxItemLength = (limits ?? BananaLimits.Default).MaxItemLength;
+        Limits = limits ?? BananaLimits.Default;
+        _maxItemLength = Limits.MaxItemLength;
         _span = default;
         _buffered = 0;
     }
 
     /// <summary>The dialect in use.</summary>
     public BananaDialect Dialect { get; }
+
+    /// <summary>The limits in force (the per-item size limit applies when writing; the depth limit guides jelly).</summary>
+    public BananaLimits Limits { get; }
 
     /// <summary>Advances the output past everything written so far.</summary>
     public void Flush()
@@ -167,7 +171,7 @@ public ref struct BananaWriter
     /// Writes the UTF-8 encoding of <paramref name="text"/> as one byte string, without allocating. (This is
     /// the payload of jelly's <c>["unicode", ...]</c>; banana itself has no text type.)
     /// </summary>
-    public void WriteUtf8(ReadOnlySpan<char> text)
+    public void WriteUtf8(scoped ReadOnlySpan<char> text)
     {
         int length = Encoding.UTF8.GetByteCount(text);
         if (length <= 13 && Dialect == BananaDialect.Pb)

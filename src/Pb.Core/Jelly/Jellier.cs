@@ -1,0 +1,583 @@
+using System.Collections;
+using System.Collections.Concurrent;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Pb.Banana;
+
+namespace Pb.Jelly;
+
+/// <summary>
+/// Turns .NET values into jelly, written straight to a <see cref="BananaWriter"/> (no intermediate tree).
+/// Reusable and cheap to keep per connection; not thread-safe.
+/// </summary>
+/// <remarks>
+/// <para>Mapping (PB-WIRE.md section 2): null is <c>["None"]</c>; <see cref="bool"/> is <c>["boolean", "true"]</c>;
+/// integers and floats are bare banana atoms; <see cref="byte"/>[] is a bare byte string; <see cref="string"/> is
+/// <c>["unicode", utf8]</c>; <see cref="IList"/> is <c>["list", ...]</c>; <see cref="PbTuple"/> and
+/// <see cref="ITuple"/> are <c>["tuple", ...]</c>; dictionaries are <c>["dictionary", [k, v], ...]</c>;
+/// <see cref="HashSet{T}"/> is <c>["set", ...]</c>; <see cref="PbFrozenSet"/> is <c>["frozenset", ...]</c>;
+/// <see cref="DateTime"/>, <see cref="DateOnly"/>, <see cref="TimeOnly"/>, <see cref="TimeSpan"/> are
+/// <c>["datetime", "Y M D h m s us"]</c>, <c>["date", ...]</c>, <c>["time", ...]</c>, <c>["timedelta", "d s us"]</c>;
+/// <see cref="decimal"/> is <c>["decimal", coefficient, exponent]</c>; registered types are <c>[tag, state]</c>.</para>
+/// <para>Shared and cyclic containers are numbered as Twisted numbers them: a container met a second time gets the
+/// next number (from 1, per call), its first occurrence becomes <c>["reference", n, ...]</c> and every later one
+/// <c>["dereference", n]</c>. So <c>a=["a"]; b=["b"]; [a, b, b, a]</c> numbers b as 1 and a as 2. A first pass over
+/// the graph finds them, so the output can be streamed.</para>
+/// </remarks>
+public sealed class Jellier
+{
+    private static readonly ConcurrentDictionary<Type, SequenceKind> s_sequenceKinds = new();
+
+    private readonly JellyOptions _options;
+    // Every container met in the first pass. 0: met once; n > 0: met again, reference n, not yet written;
+    // -n: reference n, first occurrence already written (later ones are dereferences).
+    private readonly Dictionary<object, int> _seen = new(ReferenceEqualityComparer.Instance);
+    // What the first pass computed and the write reuses: Copyable states, materialized sequences.
+    private readonly Dictionary<object, object?> _substitutes = new(ReferenceEqualityComparer.Instance);
+    private int _nextReference;
+    private int _maxDepth;
+    private bool _busy;
+
+    /// <summary>Creates a jellier.</summary>
+    public Jellier(JellyOptions? options = null) => _options = options ?? JellyOptions.Default;
+
+    /// <summary>The options in force.</summary>
+    public JellyOptions Options => _options;
+
+    /// <summary>Writes <paramref name="value"/> as one jelly expression.</summary>
+    /// <exception cref="JellyException">Something in the value cannot be jellied.</exception>
+    /// <exception cref="BananaException">An item exceeds a banana limit.</exception>
+    public void Jelly(ref BananaWriter writer, object? value)
+    {
+        if (_busy)
+        {
+            throw new InvalidOperationException("A Jellier is not reentrant; use one per thread or per connection.");
+        }
+        _busy = true;
+        _maxDepth = writer.Limits.MaxDepth;
+        try
+        {
+            Scan(value, 0);
+            Write(ref writer, value, 0);
+        }
+        finally
+        {
+            if (_seen.Count > 0)
+            {
+                _seen.Clear();
+            }
+            if (_substitutes.Count > 0)
+            {
+                _substitutes.Clear();
+            }
+            _nextReference = 0;
+            _busy = false;
+        }
+    }
+
+    // ---- first pass: identities, in the order the write visits them ----
+
+    private void Scan(object? value, int depth)
+    {
+        switch (value)
+        {
+            case null or string or long or int or double or bool or byte[]:
+                return;
+            case List<object?> list:
+                if (Enter(list, depth))
+                {
+                    foreach (object? item in list)
+                    {
+                        Scan(item, depth + 1);
+                    }
+                }
+                return;
+            case PbDictionary dict:
+                if (Enter(dict, depth))
+                {
+                    foreach (KeyValuePair<object?, object?> entry in dict)
+                    {
+                        Scan(entry.Key, depth + 2);
+                        Scan(entry.Value, depth + 2);
+                    }
+                }
+                return;
+            case Dictionary<string, object?> dict:
+                if (Enter(dict, depth))
+                {
+                    foreach (KeyValuePair<string, object?> entry in dict)
+                    {
+                        Scan(entry.Value, depth + 2);
+                    }
+                }
+                return;
+            case PbTuple tuple:
+                if (Enter(tuple, depth))
+                {
+                    foreach (object? item in tuple.AsSpan())
+                    {
+                        Scan(item, depth + 1);
+                    }
+                }
+                return;
+            case HashSet<object?> or PbFrozenSet:
+                if (Enter(value, depth))
+                {
+                    foreach (object? item in (IEnumerable)value)
+                    {
+                        Scan(item, depth + 1);
+                    }
+                }
+                return;
+            case IDictionary dict:
+                if (Enter(dict, depth))
+                {
+                    foreach (DictionaryEntry entry in dict)
+                    {
+                        Scan(entry.Key, depth + 2);
+                        Scan(entry.Value, depth + 2);
+                    }
+                }
+                return;
+            case IList list:
+                if (Enter(list, depth))
+                {
+                    foreach (object? item in list)
+                    {
+                        Scan(item, depth + 1);
+                    }
+                }
+                return;
+            case ITuple tuple:
+                if (Enter(tuple, depth))
+                {
+                    for (int i = 0; i < tuple.Length; i++)
+                    {
+                        Scan(tuple[i], depth + 1);
+                    }
+                }
+                return;
+        }
+        if (IsAtomic(value))
+        {
+            return;
+        }
+        if (_options.Types.Find(value.GetType()) is { } copyable)
+        {
+            if (Enter(value, depth))
+            {
+                object? state = copyable.GetState(value);
+                _substitutes[value] = state;
+                Scan(state, depth + 1);
+            }
+            return;
+        }
+        if (value is IEnumerable sequence)
+        {
+            if (Enter(value, depth))
+            {
+                // Materialize once: the count goes first on the wire, and the sequence may not be re-enumerable.
+                var items = new List<object?>();
+                foreach (object? item in sequence)
+                {
+                    items.Add(item);
+                }
+                _substitutes[value] = items;
+                foreach (object? item in items)
+                {
+                    Scan(item, depth + 1);
+                }
+            }
+        }
+    }
+
+    private bool Enter(object container, int depth)
+    {
+        if (depth >= _maxDepth)
+        {
+            throw TooDeep();
+        }
+        ref int slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_seen, container, out bool exists);
+        if (!exists)
+        {
+            return true;
+        }
+        if (slot == 0)
+        {
+            slot = ++_nextReference;
+        }
+        return false;
+    }
+
+    private JellyException TooDeep() =>
+        new($"Cannot jelly a value nested more than {_maxDepth} lists deep (BananaLimits.MaxDepth): the receiver would refuse it.");
+
+    private static bool IsAtomic(object value) =>
+        value is BigInteger or decimal or float or DateTime or DateOnly or TimeOnly or TimeSpan or Enum or char
+            or short or ushort or byte or sbyte or uint or ulong or Unpersistable or ReadOnlyMemory<byte> or Memory<byte>
+            or DateTimeOffset;
+
+    // ---- second pass: the bytes ----
+
+    /// <summary>Writes the reference wrapper or a dereference. False when the container must not be written again.</summary>
+    private bool BeginContainer(ref BananaWriter w, object container, ref int depth)
+    {
+        if (depth >= _maxDepth)
+        {
+            throw TooDeep();
+        }
+        if (_nextReference == 0 || !_seen.TryGetValue(container, out int slot) || slot == 0)
+        {
+            return true;
+        }
+        if (slot < 0)
+        {
+            w.WriteListHeader(2);
+            w.WriteRaw(JellyTags.Encoded(JellyTag.Dereference, w.Dialect));
+            w.WriteInt(-slot);
+            return false;
+        }
+        _seen[container] = -slot;
+        w.WriteListHeader(3);
+        w.WriteRaw(JellyTags.Encoded(JellyTag.Reference, w.Dialect));
+        w.WriteInt(slot);
+        depth++;
+        if (depth >= _maxDepth)
+        {
+            throw TooDeep();
+        }
+        return true;
+    }
+
+    private void Write(ref BananaWriter w, object? value, int depth)
+    {
+        switch (value)
+        {
+            case null:
+                w.WriteRaw(JellyConstants.For(w.Dialect).None);
+                return;
+            case string s:
+                w.WriteRaw(JellyConstants.For(w.Dialect).UnicodePrefix);
+                w.WriteUtf8(s);
+                return;
+            case long l:
+                w.WriteInt(l);
+                return;
+            case int i:
+                w.WriteInt(i);
+                return;
+            case double d:
+                w.WriteFloat(d);
+                return;
+            case bool b:
+                w.WriteRaw(b ? JellyConstants.For(w.Dialect).True : JellyConstants.For(w.Dialect).False);
+                return;
+            case byte[] bytes:
+                w.WriteBytes(bytes);
+                return;
+            case List<object?> list:
+                if (BeginContainer(ref w, list, ref depth))
+                {
+                    WriteHeader(ref w, JellyTag.List, list.Count);
+                    foreach (object? item in list)
+                    {
+                        Write(ref w, item, depth + 1);
+                    }
+                }
+                return;
+            case PbDictionary dict:
+                if (BeginContainer(ref w, dict, ref depth))
+                {
+                    WriteHeader(ref w, JellyTag.Dictionary, dict.Count);
+                    foreach (KeyValuePair<object?, object?> entry in dict)
+                    {
+                        w.WriteListHeader(2);
+                        Write(ref w, entry.Key, depth + 2);
+                        Write(ref w, entry.Value, depth + 2);
+                    }
+                }
+                return;
+            case Dictionary<string, object?> dict:
+                if (BeginContainer(ref w, dict, ref depth))
+                {
+                    WriteHeader(ref w, JellyTag.Dictionary, dict.Count);
+                    byte[] unicode = JellyConstants.For(w.Dialect).UnicodePrefix;
+                    foreach (KeyValuePair<string, object?> entry in dict)
+                    {
+                        w.WriteListHeader(2);
+                        w.WriteRaw(unicode);
+                        w.WriteUtf8(entry.Key);
+                        Write(ref w, entry.Value, depth + 2);
+                    }
+                }
+                return;
+            case PbTuple tuple:
+                if (BeginContainer(ref w, tuple, ref depth))
+                {
+                    WriteHeader(ref w, JellyTag.Tuple, tuple.Count);
+                    foreach (object? item in tuple.AsSpan())
+                    {
+                        Write(ref w, item, depth + 1);
+                    }
+                }
+                return;
+            case HashSet<object?> set:
+                if (BeginContainer(ref w, set, ref depth))
+                {
+                    WriteHeader(ref w, JellyTag.Set, set.Count);
+                    foreach (object? item in set)
+                    {
+                        Write(ref w, item, depth + 1);
+                    }
+                }
+                return;
+            case PbFrozenSet frozen:
+                if (BeginContainer(ref w, frozen, ref depth))
+                {
+                    WriteHeader(ref w, JellyTag.FrozenSet, frozen.Count);
+                    foreach (object? item in frozen)
+                    {
+                        Write(ref w, item, depth + 1);
+                    }
+                }
+                return;
+            case IDictionary dict:
+                if (BeginContainer(ref w, dict, ref depth))
+                {
+                    WriteHeader(ref w, JellyTag.Dictionary, dict.Count);
+                    foreach (DictionaryEntry entry in dict)
+                    {
+                        w.WriteListHeader(2);
+                        Write(ref w, entry.Key, depth + 2);
+                        Write(ref w, entry.Value, depth + 2);
+                    }
+                }
+                return;
+            case IList list:
+                if (BeginContainer(ref w, list, ref depth))
+                {
+                    WriteHeader(ref w, JellyTag.List, list.Count);
+                    foreach (object? item in list)
+                    {
+                        Write(ref w, item, depth + 1);
+                    }
+                }
+                return;
+            case ITuple tuple:
+                if (BeginContainer(ref w, tuple, ref depth))
+                {
+                    WriteHeader(ref w, JellyTag.Tuple, tuple.Length);
+                    for (int i = 0; i < tuple.Length; i++)
+                    {
+                        Write(ref w, tuple[i], depth + 1);
+                    }
+                }
+                return;
+            default:
+                WriteOther(ref w, value, depth);
+                return;
+        }
+    }
+
+    private static void WriteHeader(ref BananaWriter w, JellyTag tag, int count)
+    {
+        if (count >= w.Limits.MaxItemLength)
+        {
+            throw new BananaException($"list/tuple is too long to send ({count} elements and a tag; the limit is {w.Limits.MaxItemLength}, set by BananaLimits.MaxItemLength).");
+        }
+        w.WriteListHeader(count + 1);
+        w.WriteRaw(JellyTags.Encoded(tag, w.Dialect));
+    }
+
+    private void WriteOther(ref BananaWriter w, object value, int depth)
+    {
+        switch (value)
+        {
+            case BigInteger big: w.WriteInt(big); return;
+            case decimal m: WriteDecimal(ref w, m); return;
+            case float f: w.WriteFloat(f); return;
+            case DateTime dt: WriteDateTime(ref w, dt); return;
+            case DateOnly date: WriteDate(ref w, date); return;
+            case TimeOnly time: WriteTime(ref w, time); return;
+            case TimeSpan span: WriteTimeDelta(ref w, span); return;
+            case short s: w.WriteInt(s); return;
+            case ushort us: w.WriteInt(us); return;
+            case byte b: w.WriteInt(b); return;
+            case sbyte sb: w.WriteInt(sb); return;
+            case uint ui: w.WriteInt(ui); return;
+            case ulong ul: w.WriteInt(ul); return;
+            case char c:
+                w.WriteRaw(JellyConstants.For(w.Dialect).UnicodePrefix);
+                w.WriteUtf8([c]);
+                return;
+            case Enum e:
+                if (Convert.GetTypeCode(e) == TypeCode.UInt64)
+                {
+                    w.WriteInt(Convert.ToUInt64(e, System.Globalization.CultureInfo.InvariantCulture));
+                }
+                else
+                {
+                    w.WriteInt(Convert.ToInt64(e, System.Globalization.CultureInfo.InvariantCulture));
+                }
+                return;
+            case ReadOnlyMemory<byte> rom: w.WriteBytes(rom.Span); return;
+            case Memory<byte> mem: w.WriteBytes(mem.Span); return;
+            case Unpersistable u: WriteUnpersistable(ref w, u.Reason); return;
+            case DateTimeOffset:
+                throw new JellyException("Cannot jelly a DateTimeOffset: Twisted refuses datetimes with tzinfo. Send its UtcDateTime (naive) instead.");
+        }
+        if (_substitutes.TryGetValue(value, out object? substitute) || _seen.ContainsKey(value))
+        {
+            if (!BeginContainer(ref w, value, ref depth))
+            {
+                return;
+            }
+            if (_options.Types.Find(value.GetType()) is { } copyable)
+            {
+                w.WriteListHeader(2);
+                w.WriteBytes(copyable.TagUtf8);
+                Write(ref w, substitute, depth + 1);
+                return;
+            }
+            var items = (List<object?>)substitute!;
+            WriteHeader(ref w, KindOf(value.GetType()) switch
+            {
+                SequenceKind.Set => JellyTag.Set,
+                SequenceKind.FrozenSet => JellyTag.FrozenSet,
+                _ => JellyTag.List,
+            }, items.Count);
+            foreach (object? item in items)
+            {
+                Write(ref w, item, depth + 1);
+            }
+            return;
+        }
+        if (_options.SendUnregisteredAsUnpersistable)
+        {
+            WriteUnpersistable(ref w, $"instance of class {value.GetType().FullName} deemed insecure");
+            return;
+        }
+        throw new JellyException($"Cannot jelly {value.GetType().FullName}: it is not a jelly type. Register it on JellyOptions.Types to send it as a Copyable, or send its data as a dictionary.");
+    }
+
+    private static void WriteUnpersistable(ref BananaWriter w, string reason)
+    {
+        w.WriteListHeader(2);
+        w.WriteRaw(JellyTags.Encoded(JellyTag.Unpersistable, w.Dialect));
+        w.WriteUtf8(reason);
+    }
+
+    private enum SequenceKind : byte { List, Set, FrozenSet }
+
+    private static SequenceKind KindOf(Type type) => s_sequenceKinds.GetOrAdd(type, static t =>
+    {
+        bool isSet = false, isReadOnlySet = false;
+        foreach (Type i in t.GetInterfaces())
+        {
+            if (i.IsGenericType)
+            {
+                Type def = i.GetGenericTypeDefinition();
+                isSet |= def == typeof(ISet<>);
+                isReadOnlySet |= def == typeof(IReadOnlySet<>);
+            }
+        }
+        return isSet ? SequenceKind.Set : isReadOnlySet ? SequenceKind.FrozenSet : SequenceKind.List;
+    });
+
+    private static void WriteDecimal(ref BananaWriter w, decimal value)
+    {
+        Span<int> bits = stackalloc int[4];
+        decimal.GetBits(value, bits);
+        int scale = (bits[3] >> 16) & 0xFF;
+        bool negative = bits[3] < 0;
+        UInt128 mantissa = ((UInt128)(uint)bits[2] << 64) | ((UInt128)(uint)bits[1] << 32) | (uint)bits[0];
+        WriteHeader(ref w, JellyTag.Decimal, 2);
+        if (mantissa <= long.MaxValue)
+        {
+            long m = (long)mantissa;
+            w.WriteInt(negative ? -m : m);
+        }
+        else
+        {
+            var m = (BigInteger)mantissa;
+            w.WriteInt(negative ? -m : m);
+        }
+        w.WriteInt(-scale);
+    }
+
+    private static void WriteDateTime(ref BananaWriter w, DateTime value)
+    {
+        Span<byte> text = stackalloc byte[64];
+        int n = 0;
+        Append(text, ref n, value.Year, ' ');
+        Append(text, ref n, value.Month, ' ');
+        Append(text, ref n, value.Day, ' ');
+        Append(text, ref n, value.Hour, ' ');
+        Append(text, ref n, value.Minute, ' ');
+        Append(text, ref n, value.Second, ' ');
+        Append(text, ref n, (value.Ticks % TimeSpan.TicksPerSecond) / 10, '\0');
+        WriteTextItem(ref w, JellyTag.DateTime, text[..n]);
+    }
+
+    private static void WriteDate(ref BananaWriter w, DateOnly value)
+    {
+        Span<byte> text = stackalloc byte[32];
+        int n = 0;
+        Append(text, ref n, value.Year, ' ');
+        Append(text, ref n, value.Month, ' ');
+        Append(text, ref n, value.Day, '\0');
+        WriteTextItem(ref w, JellyTag.Date, text[..n]);
+    }
+
+    private static void WriteTime(ref BananaWriter w, TimeOnly value)
+    {
+        Span<byte> text = stackalloc byte[48];
+        int n = 0;
+        Append(text, ref n, value.Hour, ' ');
+        Append(text, ref n, value.Minute, ' ');
+        Append(text, ref n, value.Second, ' ');
+        Append(text, ref n, (value.Ticks % TimeSpan.TicksPerSecond) / 10, '\0');
+        WriteTextItem(ref w, JellyTag.Time, text[..n]);
+    }
+
+    private static void WriteTimeDelta(ref BananaWriter w, TimeSpan value)
+    {
+        // Python normalizes to days (any sign), 0 <= seconds < 86400, 0 <= microseconds < 10**6.
+        // Sub-microsecond ticks are dropped (rounded toward negative infinity, as Python's floor division).
+        long micros = Math.DivRem(value.Ticks, 10, out long rest);
+        if (rest < 0)
+        {
+            micros--;
+        }
+        const long MicrosPerDay = 86_400_000_000;
+        long days = Math.DivRem(micros, MicrosPerDay, out long within);
+        if (within < 0)
+        {
+            days--;
+            within += MicrosPerDay;
+        }
+        Span<byte> text = stackalloc byte[64];
+        int n = 0;
+        Append(text, ref n, days, ' ');
+        Append(text, ref n, within / 1_000_000, ' ');
+        Append(text, ref n, within % 1_000_000, '\0');
+        WriteTextItem(ref w, JellyTag.TimeDelta, text[..n]);
+    }
+
+    private static void Append(Span<byte> text, ref int n, long value, char separator)
+    {
+        value.TryFormat(text[n..], out int written, default, System.Globalization.CultureInfo.InvariantCulture);
+        n += written;
+        if (separator != '\0')
+        {
+            text[n++] = (byte)separator;
+        }
+    }
+
+    private static void WriteTextItem(ref BananaWriter w, JellyTag tag, scoped ReadOnlySpan<byte> text)
+    {
+        WriteHeader(ref w, tag, 1);
+        w.WriteBytes(text);
+    }
+}

@@ -1,0 +1,48 @@
+using System.Globalization;
+using System.Numerics;
+using System.Text;
+
+namespace Pb.Jelly;
+
+/// <summary>Python-like text for jelly values, used in error messages and ToString. Not on any hot path.</summary>
+internal static class PbValueFormatter
+{
+    public static string Format(object? value) => value switch
+    {
+        null => "None",
+        bool b => b ? "True" : "False",
+        string s => "'" + s.Replace("'", "\\'", StringComparison.Ordinal) + "'",
+        byte[] bytes => "b'" + Escape(bytes) + "'",
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        long or int or BigInteger => Convert.ToString(value, CultureInfo.InvariantCulture)!,
+        List<object?> list => "[" + string.Join(", ", list.Select(Format)) + "]",
+        HashSet<object?> set => "{" + string.Join(", ", set.Select(Format)) + "}",
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? value.GetType().Name,
+    };
+
+    public static string PythonTypeName(object? value) => value switch
+    {
+        null => "NoneType",
+        List<object?> or System.Collections.IList => "list",
+        PbDictionary or System.Collections.IDictionary => "dict",
+        HashSet<object?> => "set",
+        _ => value.GetType().Name,
+    };
+
+    private static string Escape(byte[] bytes)
+    {
+        var sb = new StringBuilder();
+        foreach (byte b in bytes.AsSpan(0, Math.Min(bytes.Length, 64)))
+        {
+            if (b is >= 0x20 and < 0x7F && b != (byte)'\'' && b != (byte)'\\')
+            {
+                sb.Append((char)b);
+            }
+            else
+            {
+                sb.Append("\\x").Append(b.ToString("x2", CultureInfo.InvariantCulture));
+            }
+        }
+        return bytes.Length > 64 ? sb.Append("...").ToString() : sb.ToString();
+    }
+}

@@ -1,0 +1,553 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Pb.Banana;
+
+namespace Pb.Jelly;
+
+/// <summary>
+/// Turns jelly read from a <see cref="BananaReader"/> into .NET values, accepting only the safe built-in
+/// types and the types registered on <see cref="JellyOptions.Types"/>. Reusable per connection; not thread-safe.
+/// </summary>
+/// <remarks>
+/// <para>Results: <c>["None"]</c> is null; integers are <see cref="long"/> (or <see cref="BigInteger"/> beyond 64
+/// bits); floats <see cref="double"/>; bare byte strings <see cref="byte"/>[]; <c>unicode</c> is <see cref="string"/>;
+/// <c>list</c> is <see cref="List{T}"/> of object; <c>tuple</c> is <see cref="PbTuple"/>; <c>dictionary</c> is
+/// <see cref="PbDictionary"/>; <c>set</c> is <see cref="HashSet{T}"/> with <see cref="PbEqualityComparer"/>;
+/// <c>frozenset</c> is <see cref="PbFrozenSet"/>; <c>datetime</c>, <c>date</c>, <c>time</c>, <c>timedelta</c> are
+/// <see cref="DateTime"/> (unspecified kind), <see cref="DateOnly"/>, <see cref="TimeOnly"/>, <see cref="TimeSpan"/>;
+/// <c>decimal</c> is <see cref="decimal"/>; <c>unpersistable</c> and <c>persistent</c> are <see cref="Unpersistable"/>.</para>
+/// <para>Stricter than Twisted, deliberately: a <c>dereference</c> to an id that is never defined, a reference id
+/// defined twice, and a decimal or date that does not fit the .NET type are errors (Twisted leaves a placeholder or
+/// fails later). A Copyable whose state refers back to itself is rebuilt correctly (Twisted leaves a placeholder).</para>
+/// </remarks>
+public sealed class Unjellier
+{
+    private const int SmallIntMin = -16, SmallIntMax = 1023;
+    private static readonly object[] s_smallInts = BuildSmallInts();
+    private static readonly object s_true = true, s_false = false;
+    private static readonly UTF8Encoding s_strictUtf8 = new(false, true);
+
+    private readonly JellyOptions _options;
+    private readonly Dictionary<long, Slot> _references = new();
+    private bool _busy;
+
+    /// <summary>Creates an unjellier.</summary>
+    public Unjellier(JellyOptions? options = null) => _options = options ?? JellyOptions.Default;
+
+    /// <summary>The options in force.</summary>
+    public JellyOptions Options => _options;
+
+    /// <summary>Reads one complete jelly expression.</summary>
+    /// <exception cref="InsecureJellyException">A type tag is not allowed.</exception>
+    /// <exception cref="JellyException">The expression is malformed or incomplete.</exception>
+    public object? Unjelly(ref BananaReader reader)
+    {
+        if (_busy)
+        {
+            throw new InvalidOperationException("An Unjellier is not reentrant; use one per thread or per connection.");
+        }
+        _busy = true;
+        try
+        {
+            return ReadValue(ref reader, 0, 0, hashed: false);
+        }
+        finally
+        {
+            if (_references.Count > 0)
+            {
+                _references.Clear();
+            }
+            _busy = false;
+        }
+    }
+
+    private static BananaToken Next(ref BananaReader r)
+    {
+        if (!r.TryReadToken(out BananaToken token))
+        {
+            throw new JellyException("The jelly expression ends early: it is incomplete.");
+        }
+        return token;
+    }
+
+    private object? ReadValue(ref BananaReader r, int depth, long pendingReference, bool hashed)
+    {
+        BananaToken token = Next(ref r);
+        object? value;
+        switch (token.Kind)
+        {
+            case BananaTokenKind.List:
+                return ReadTagged(ref r, token.Count, depth + 1, pendingReference, hashed);
+            case BananaTokenKind.Integer:
+                value = token.IsBigInteger ? token.BigInteger : Box(token.Int64);
+                break;
+            case BananaTokenKind.Float:
+                value = token.Float;
+                break;
+            default:
+                value = token.Bytes.ToArray();
+                break;
+        }
+        if (pendingReference != 0)
+        {
+            Complete(pendingReference, value);
+        }
+        return value;
+    }
+
+    private static object Box(long value) =>
+        value is >= SmallIntMin and <= SmallIntMax ? s_smallInts[value - SmallIntMin] : value;
+
+    private object? ReadTagged(ref BananaReader r, int count, int depth, long pendingReference, bool hashed)
+    {
+        if (depth > r.Limits.MaxDepth)
+        {
+            throw BananaReader.DepthExceeded(r.Limits.MaxDepth);
+        }
+        if (count == 0)
+        {
+            throw new JellyException("An empty list is not a jelly expression: it has no type tag.");
+        }
+        BananaToken tagToken = Next(ref r);
+        if (tagToken.Kind != BananaTokenKind.Bytes)
+        {
+            throw new JellyException($"A jelly list must start with a byte-string type tag, not {(tagToken.Kind == BananaTokenKind.List ? "a list" : "a number")}.");
+        }
+        Span<byte> scratch = stackalloc byte[64];
+        JellyTag tag = JellyTags.Classify(tagToken, out ReadOnlySpan<byte> name, scratch);
+        int n = count - 1;
+        object? result;
+        switch (tag)
+        {
+            case JellyTag.None:
+                SkipItems(ref r, n, depth);
+                result = null;
+                break;
+            case JellyTag.Unicode:
+                result = DecodeUtf8(ReadBytesArgument(ref r, n, "unicode"));
+                break;
+            case JellyTag.Boolean:
+            {
+                BytesArgument bytes = ReadBytesArgument(ref r, n, "boolean");
+                result = bytes.Equals("true"u8) ? s_true : bytes.Equals("false"u8) ? s_false
+                    : throw new JellyException("A boolean must be 'true' or 'false'.");
+                break;
+            }
+            case JellyTag.List:
+            {
+                var list = new List<object?>(Capacity(ref r, n));
+                Register(pendingReference, list);
+                for (int i = 0; i < n; i++)
+                {
+                    list.Add(ReadValue(ref r, depth, 0, false));
+                }
+                result = list;
+                break;
+            }
+            case JellyTag.Tuple:
+            {
+                if (n == 0 && pendingReference == 0)
+                {
+                    result = PbTuple.Empty;
+                    break;
+                }
+                PbTuple tuple = PbTuple.CreateUnfilled(n, out object?[] slots);
+                Register(pendingReference, tuple);
+                for (int i = 0; i < n; i++)
+                {
+                    slots[i] = ReadValue(ref r, depth, 0, false);
+                }
+                result = tuple;
+                break;
+            }
+            case JellyTag.Dictionary:
+            {
+                var dict = new PbDictionary(Capacity(ref r, n));
+                Register(pendingReference, dict);
+                for (int i = 0; i < n; i++)
+                {
+                    BananaToken entry = Next(ref r);
+                    if (entry.Kind != BananaTokenKind.List || entry.Count != 2)
+                    {
+                        throw new JellyException("A dictionary entry must be a list of a key and a value.");
+                    }
+                    object? key = ReadValue(ref r, depth + 1, 0, hashed: true);
+                    CheckHashable(key);
+                    dict[key] = ReadValue(ref r, depth + 1, 0, false);
+                }
+                result = dict;
+                break;
+            }
+            case JellyTag.Set:
+            {
+                var set = new HashSet<object?>(PbEqualityComparer.Instance);
+                Register(pendingReference, set);
+                for (int i = 0; i < n; i++)
+                {
+                    object? item = ReadValue(ref r, depth, 0, hashed: true);
+                    CheckHashable(item);
+                    set.Add(item);
+                }
+                result = set;
+                break;
+            }
+            case JellyTag.FrozenSet:
+            {
+                PbFrozenSet frozen = PbFrozenSet.CreateUnfilled(out HashSet<object?> items);
+                Register(pendingReference, frozen);
+                for (int i = 0; i < n; i++)
+                {
+                    object? item = ReadValue(ref r, depth, 0, hashed: true);
+                    CheckHashable(item);
+                    items.Add(item);
+                }
+                result = frozen;
+                break;
+            }
+            case JellyTag.DateTime:
+            case JellyTag.Date:
+            case JellyTag.Time:
+            case JellyTag.TimeDelta:
+                result = ParseTemporal(tag, ReadBytesArgument(ref r, n, JellyTags.Name(tag)));
+                break;
+            case JellyTag.Decimal:
+            {
+                if (n != 2)
+                {
+                    throw new JellyException("A decimal must have a coefficient and an exponent.");
+                }
+                BananaToken coefficient = Next(ref r), exponent = Next(ref r);
+                if (coefficient.Kind != BananaTokenKind.Integer || exponent.Kind != BananaTokenKind.Integer)
+                {
+                    throw new JellyException("A decimal's coefficient and exponent must be integers.");
+                }
+                result = ToDecimal(coefficient.BigInteger, exponent);
+                break;
+            }
+            case JellyTag.Reference:
+            {
+                if (n != 2)
+                {
+                    throw new JellyException("A reference must have an id and a value.");
+                }
+                long id = ReadReferenceId(ref r);
+                if (_references.ContainsKey(id))
+                {
+                    throw new JellyException($"Reference {id} is defined twice.");
+                }
+                result = ReadValue(ref r, depth, id, hashed);
+                break;
+            }
+            case JellyTag.Dereference:
+            {
+                if (n != 1)
+                {
+                    throw new JellyException("A dereference must have exactly one id.");
+                }
+                long id = ReadReferenceId(ref r);
+                if (!_references.TryGetValue(id, out Slot slot))
+                {
+                    throw new JellyException($"Dereference to reference {id}, which is not defined before it.");
+                }
+                if (hashed && !slot.Complete)
+                {
+                    throw new JellyException($"Reference {id} is used as a dictionary key or set element before it is complete.");
+                }
+                result = slot.Value;
+                break;
+            }
+            case JellyTag.Unpersistable:
+            {
+                if (n != 1)
+                {
+                    throw new JellyException("An unpersistable must have exactly one reason.");
+                }
+                BananaToken reason = Next(ref r);
+                result = new Unpersistable(reason.Kind == BananaTokenKind.Bytes ? Encoding.UTF8.GetString(reason.Bytes) : "?");
+                break;
+            }
+            case JellyTag.Persistent:
+                SkipItems(ref r, n, depth);
+                result = new Unpersistable("Persistent callback not found");
+                break;
+            case JellyTag.Remote:
+            case JellyTag.Local:
+            case JellyTag.Cached:
+            case JellyTag.Lcache:
+                throw new InsecureJellyException($"'{JellyTags.Name(tag)}' is only valid on a PB connection, where a broker resolves it.", JellyTags.Name(tag));
+            case JellyTag.Refused:
+            {
+                string refused = Encoding.ASCII.GetString(name);
+                throw new InsecureJellyException($"b'{refused}' is not an allowed type.", refused);
+            }
+            default:
+                result = ReadRegistered(ref r, name, n, depth, pendingReference);
+                break;
+        }
+        if (pendingReference != 0)
+        {
+            Complete(pendingReference, result);
+        }
+        return result;
+    }
+
+    private object ReadRegistered(ref BananaReader r, scoped ReadOnlySpan<byte> name, int n, int depth, long pendingReference)
+    {
+        CopyableType? type = _options.Types.Find(name);
+        if (type is null)
+        {
+            string tag = Encoding.UTF8.GetString(name);
+            int dot = tag.LastIndexOf('.');
+            throw new InsecureJellyException(dot < 0
+                ? $"b'{tag}' is not an allowed type. Register it on JellyOptions.Types to accept it."
+                : $"Module {tag[..dot]} not allowed (in type {tag}). Register the type on JellyOptions.Types to accept it.", tag);
+        }
+        if (n != 1)
+        {
+            throw new JellyException($"A {type.Tag} must be [tag, state].");
+        }
+        try
+        {
+            if (type.CreateBlank is not null)
+            {
+                object obj = type.CreateBlank();
+                Register(pendingReference, obj);
+                type.SetState!(obj, ReadValue(ref r, depth, 0, false));
+                return obj;
+            }
+            return type.Create!(ReadValue(ref r, depth, 0, false));
+        }
+        catch (Exception e) when (e is not JellyException and not BananaException)
+        {
+            throw new JellyException($"Could not build a {type.Type.Name} from '{type.Tag}' state: {e.Message}", e);
+        }
+    }
+
+    private static int Capacity(ref BananaReader r, int n) => (int)Math.Min(n, r.Remaining);
+
+    private static long ReadReferenceId(ref BananaReader r)
+    {
+        BananaToken token = Next(ref r);
+        if (token.Kind != BananaTokenKind.Integer || token.IsBigInteger || token.Int64 < 1)
+        {
+            throw new JellyException("A reference id must be a positive integer.");
+        }
+        return token.Int64;
+    }
+
+    private void Register(long id, object container)
+    {
+        if (id != 0)
+        {
+            _references[id] = new Slot(container, complete: false);
+        }
+    }
+
+    private void Complete(long id, object? value) => _references[id] = new Slot(value, complete: true);
+
+    private static void CheckHashable(object? key)
+    {
+        if (key is List<object?> or PbDictionary or HashSet<object?>)
+        {
+            throw new JellyException($"unhashable type: '{PbValueFormatter.PythonTypeName(key)}' cannot be a dictionary key or set element.");
+        }
+    }
+
+    private static void SkipItems(ref BananaReader r, int n, int depth)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            BananaToken token = Next(ref r);
+            if (token.Kind == BananaTokenKind.List)
+            {
+                if (depth + 1 > r.Limits.MaxDepth)
+                {
+                    throw BananaReader.DepthExceeded(r.Limits.MaxDepth);
+                }
+                SkipItems(ref r, token.Count, depth + 1);
+            }
+        }
+    }
+
+    private static BytesArgument ReadBytesArgument(ref BananaReader r, int n, string tag)
+    {
+        if (n != 1)
+        {
+            throw new JellyException($"A {tag} must have exactly one byte-string argument.");
+        }
+        BananaToken token = Next(ref r);
+        if (token.Kind != BananaTokenKind.Bytes)
+        {
+            throw new JellyException($"A {tag} must have a byte-string argument.");
+        }
+        return new BytesArgument(token.Bytes);
+    }
+
+    private static string DecodeUtf8(BytesArgument bytes)
+    {
+        try
+        {
+            return bytes.IsSingleSegment ? s_strictUtf8.GetString(bytes.FirstSpan) : s_strictUtf8.GetString(bytes.Sequence.ToArray());
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new JellyException("A unicode value is not valid UTF-8.", e);
+        }
+    }
+
+    private static object ParseTemporal(JellyTag tag, BytesArgument bytes)
+    {
+        Span<long> f = stackalloc long[8];
+        int count = ParseFields(bytes.IsSingleSegment ? bytes.FirstSpan : bytes.Sequence.ToArray(), f);
+        try
+        {
+            switch (tag)
+            {
+                case JellyTag.DateTime when count is >= 3 and <= 7:
+                    CheckMicros(f[6]);
+                    return new DateTime(checked((int)f[0]), checked((int)f[1]), checked((int)f[2]), checked((int)f[3]),
+                        checked((int)f[4]), checked((int)f[5]), DateTimeKind.Unspecified).AddTicks(f[6] * 10);
+                case JellyTag.Date when count == 3:
+                    return new DateOnly(checked((int)f[0]), checked((int)f[1]), checked((int)f[2]));
+                case JellyTag.Time when count <= 4:
+                    CheckMicros(f[3]);
+                    return new TimeOnly(checked((int)f[0]), checked((int)f[1]), checked((int)f[2])).Add(TimeSpan.FromTicks(f[3] * 10));
+                case JellyTag.TimeDelta when count <= 3:
+                {
+                    Int128 ticks = (Int128)f[0] * TimeSpan.TicksPerDay + (Int128)f[1] * TimeSpan.TicksPerSecond + (Int128)f[2] * 10;
+                    if (ticks < TimeSpan.MinValue.Ticks || ticks > TimeSpan.MaxValue.Ticks)
+                    {
+                        throw new JellyException("A timedelta is out of the range of System.TimeSpan (about 10.6 million days).");
+                    }
+                    return TimeSpan.FromTicks((long)ticks);
+                }
+                default:
+                    throw new JellyException($"A {JellyTags.Name(tag)} has the wrong number of fields ({count}).");
+            }
+        }
+        catch (Exception e) when (e is ArgumentOutOfRangeException or OverflowException or ArgumentException)
+        {
+            throw new JellyException($"A {JellyTags.Name(tag)} has fields out of range: {e.Message}", e);
+        }
+    }
+
+    private static void CheckMicros(long micros)
+    {
+        if (micros is < 0 or > 999_999)
+        {
+            throw new ArgumentOutOfRangeException(nameof(micros), "microsecond must be in 0..999999");
+        }
+    }
+
+    /// <summary>Parses whitespace-separated decimal integers (Python's <c>map(int, s.split())</c>).</summary>
+    private static int ParseFields(ReadOnlySpan<byte> text, Span<long> fields)
+    {
+        int count = 0, i = 0;
+        while (true)
+        {
+            while (i < text.Length && IsSpace(text[i]))
+            {
+                i++;
+            }
+            if (i == text.Length)
+            {
+                return count;
+            }
+            if (count == fields.Length)
+            {
+                throw new JellyException("A date or time has too many fields.");
+            }
+            bool negative = false;
+            if (text[i] is (byte)'-' or (byte)'+')
+            {
+                negative = text[i] == (byte)'-';
+                i++;
+            }
+            int start = i;
+            long value = 0;
+            while (i < text.Length && text[i] is >= (byte)'0' and <= (byte)'9')
+            {
+                if (i - start >= 15)
+                {
+                    throw new JellyException("A date or time field is too large.");
+                }
+                value = value * 10 + (text[i] - '0');
+                i++;
+            }
+            if (i == start || (i < text.Length && !IsSpace(text[i])))
+            {
+                throw new JellyException("A date or time field is not an integer.");
+            }
+            fields[count++] = negative ? -value : value;
+        }
+    }
+
+    private static bool IsSpace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r' or 0x0b or 0x0c;
+
+    private static readonly BigInteger s_decimalLimit = BigInteger.One << 96;
+
+    private static decimal ToDecimal(BigInteger coefficient, in BananaToken exponentToken)
+    {
+        // Coefficients are at most 448 bits (about 135 digits), so only a bounded exponent can ever fit.
+        if (exponentToken.IsBigInteger || exponentToken.Int64 is < -200 or > 200)
+        {
+            if (coefficient.IsZero)
+            {
+                return 0m;
+            }
+            throw new JellyException("A decimal's exponent is out of the range of System.Decimal.");
+        }
+        long exponent = exponentToken.Int64;
+        if (exponent > 0)
+        {
+            coefficient *= BigInteger.Pow(10, (int)exponent);
+            exponent = 0;
+        }
+        int scale = (int)-exponent;
+        if (coefficient.IsZero)
+        {
+            scale = Math.Min(scale, 28);
+        }
+        while (scale > 28 && coefficient % 10 == 0)
+        {
+            coefficient /= 10;
+            scale--;
+        }
+        BigInteger magnitude = BigInteger.Abs(coefficient);
+        if (scale > 28 || magnitude >= s_decimalLimit)
+        {
+            throw new JellyException($"The decimal {coefficient}E{exponentToken.Int64} does not fit System.Decimal (28 digits after the point, 96-bit coefficient).");
+        }
+        var bits = (UInt128)magnitude;
+        return new decimal((int)(uint)bits, (int)(uint)(bits >> 32), (int)(uint)(bits >> 64), coefficient.Sign < 0, (byte)scale);
+    }
+
+    private static object[] BuildSmallInts()
+    {
+        var boxes = new object[SmallIntMax - SmallIntMin + 1];
+        for (int i = 0; i < boxes.Length; i++)
+        {
+            boxes[i] = (long)(i + SmallIntMin);
+        }
+        return boxes;
+    }
+
+    private readonly struct Slot(object? value, bool complete)
+    {
+        public object? Value { get; } = value;
+        public bool Complete { get; } = complete;
+    }
+
+    /// <summary>A byte-string argument, compared without copying when it sits in one segment.</summary>
+    private readonly struct BytesArgument(ReadOnlySequence<byte> sequence)
+    {
+        public ReadOnlySequence<byte> Sequence { get; } = sequence;
+        public bool IsSingleSegment => Sequence.IsSingleSegment;
+        public ReadOnlySpan<byte> FirstSpan => Sequence.FirstSpan;
+
+        public bool Equals(ReadOnlySpan<byte> other) =>
+            IsSingleSegment ? FirstSpan.SequenceEqual(other) : Sequence.ToArray().AsSpan().SequenceEqual(other);
+    }
+}
