@@ -65,12 +65,22 @@ public sealed class JellyVectorTests
                     Assert.Same(self, self.Me);
                     Assert.Equal((3, 4, "me"), (self.X, self.Y, self.Label));
                     break;
+                case "copyable":
+                    Assert.Equal((1, 2, "p"), ValueOf(Assert.IsType<pbvectors.Point>(value)));
+                    break;
+                case "copyable shared twice":
+                    var list = Assert.IsType<List<object?>>(value);
+                    Assert.Same(list[0], list[1]);
+                    Assert.Equal((0, 0, "o"), ValueOf(Assert.IsType<pbvectors.Point>(list[0])));
+                    break;
                 default:
                     AssertRepr(want, PyRepr.Of(value));
                     break;
             }
         }
     }
+
+    private static (int, int, string?) ValueOf(pbvectors.Point p) => (p.X, p.Y, p.Label);
 
     /// <summary>The vectors shorten long reprs to "first 300 chars... (N chars)".</summary>
     private static void AssertRepr(string want, string actual)
