@@ -4,9 +4,10 @@ using System.Text;
 
 namespace Pb.Jelly;
 
-/// <summary>Python-like text for jelly values, used in error messages and ToString. Not on any hot path.</summary>
-internal static class PbValueFormatter
+/// <summary>Python-like text for jelly values, for error messages, logs and ToString. Not on any hot path.</summary>
+public static class PbValueFormatter
 {
+    /// <summary>Formats <paramref name="value"/> as Python would show it (shortened for long byte strings).</summary>
     public static string Format(object? value) => value switch
     {
         null => "None",
@@ -20,6 +21,7 @@ internal static class PbValueFormatter
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? value.GetType().Name,
     };
 
+    /// <summary>The Python type name of a jelly value, for messages.</summary>
     public static string PythonTypeName(object? value) => value switch
     {
         null => "NoneType",
