@@ -85,11 +85,14 @@ internal static class TestVectors
         throw new NotSupportedException($"Unknown vector encoding: {e}");
     }
 
+    public static readonly double PythonNaN = BitConverter.Int64BitsToDouble(0x7FF8_0000_0000_0000);
+
     public static double ParseFloat(string repr) => repr switch
     {
         "Infinity" => double.PositiveInfinity,
         "-Infinity" => double.NegativeInfinity,
-        "NaN" => double.NaN,
+        // The vectors write every NaN as "NaN"; their bytes show it is Python's float("nan"), 7ff8000000000000.
+        "NaN" => PythonNaN,
         _ => double.Parse(repr, CultureInfo.InvariantCulture),
     };
 

@@ -58,15 +58,43 @@ internal static class PyRepr
         if (double.IsNaN(d)) return "nan";
         if (double.IsPositiveInfinity(d)) return "inf";
         if (double.IsNegativeInfinity(d)) return "-inf";
+        // "R" gives the shortest round-trip digits, as Python's repr does; Python lays them out its own way
+        // (float_repr_style 'short'): exponent form when the decimal point is not within -4 < decpt <= 16.
         string r = d.ToString("R", CultureInfo.InvariantCulture);
-        if (r.Contains('E', StringComparison.Ordinal))
+        string sign = r.StartsWith('-') ? "-" : "";
+        string body = r.TrimStart('-');
+        int exponent = 0;
+        int e = body.IndexOf('E', StringComparison.Ordinal);
+        if (e >= 0)
         {
-            // Python: 1e+300, 5e-324
-            string[] parts = r.Split('E');
-            string exp = parts[1].StartsWith('-') ? parts[1] : "+" + parts[1].TrimStart('+');
-            return parts[0] + "e" + exp;
+            exponent = int.Parse(body[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+            body = body[..e];
         }
-        return r.Contains('.', StringComparison.Ordinal) ? r : r + ".0";
+        int point = body.IndexOf('.', StringComparison.Ordinal);
+        string digits = point < 0 ? body : body.Remove(point, 1);
+        int decpt = (point < 0 ? body.Length : point) + exponent; // value = 0.DIGITS * 10**decpt
+        int leading = digits.Length - digits.TrimStart('0').Length;
+        digits = digits.Trim('0');
+        decpt -= leading;
+        if (digits.Length == 0)
+        {
+            return sign + "0.0";
+        }
+        if (decpt <= -4 || decpt > 16)
+        {
+            string mantissa = digits.Length == 1 ? digits : digits[..1] + "." + digits[1..];
+            int exp = decpt - 1;
+            return sign + mantissa + "e" + (exp < 0 ? "-" : "+") + Math.Abs(exp).ToString("00", CultureInfo.InvariantCulture);
+        }
+        if (decpt <= 0)
+        {
+            return sign + "0." + new string('0', -decpt) + digits;
+        }
+        if (decpt >= digits.Length)
+        {
+            return sign + digits + new string('0', decpt - digits.Length) + ".0";
+        }
+        return sign + digits[..decpt] + "." + digits[decpt..];
     }
 
     private static string Bytes(byte[] bytes)
@@ -95,21 +123,47 @@ internal static class PyRepr
         bool hasSingle = s.Contains('\''), hasDouble = s.Contains('"');
         char quote = hasSingle && !hasDouble ? '"' : '\'';
         var sb = new StringBuilder().Append(quote);
-        foreach (char c in s)
+        for (int i = 0; i < s.Length; i++)
         {
-            sb.Append(c switch
+            bool pair = char.IsSurrogatePair(s, i);
+            int codePoint = pair ? char.ConvertToUtf32(s[i], s[i + 1]) : s[i];
+            string? escape = codePoint switch
             {
                 '\\' => "\\\\",
                 '\t' => "\\t",
                 '\n' => "\\n",
                 '\r' => "\\r",
-                _ when c == quote => "\\" + quote,
-                _ when c < 0x20 || c == 0x7f => "\\x" + ((int)c).ToString("x2", CultureInfo.InvariantCulture),
-                _ => c.ToString(),
-            });
+                _ when codePoint == quote => "\\" + quote,
+                _ when IsPrintable(codePoint) => null,
+                < 0x100 => "\\x" + codePoint.ToString("x2", CultureInfo.InvariantCulture),
+                < 0x10000 => "\\u" + codePoint.ToString("x4", CultureInfo.InvariantCulture),
+                _ => "\\U" + codePoint.ToString("x8", CultureInfo.InvariantCulture),
+            };
+            if (escape is not null)
+            {
+                sb.Append(escape);
+            }
+            else
+            {
+                sb.Append(s, i, pair ? 2 : 1);
+            }
+            if (pair)
+            {
+                i++;
+            }
         }
         return sb.Append(quote).ToString();
     }
+
+    /// <summary>
+    /// Python's <c>str.isprintable()</c> for one code point: everything except the Unicode categories Other (Cc, Cf,
+    /// Cs, Co, Cn) and Separator (Zl, Zp, Zs), the ASCII space excepted. repr() escapes the rest.
+    /// </summary>
+    private static bool IsPrintable(int codePoint) =>
+        codePoint == ' ' || (codePoint is < 0xd800 or > 0xdfff && CharUnicodeInfo.GetUnicodeCategory(codePoint) is not
+            (UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse
+                or UnicodeCategory.OtherNotAssigned or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
+                or UnicodeCategory.SpaceSeparator));
 
     private static string Decimal(decimal m)
     {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace Pb.Banana;
 
@@ -17,16 +18,44 @@ namespace Pb.Banana;
 /// </remarks>
 public ref struct BananaReader
 {
+    // Two paths over the same validation: a span and an index when the input is one segment (the common
+    // case: a frame from a pipe or an array), a SequenceReader when it spans several.
+    private readonly ReadOnlySequence<byte> _data;
+    private readonly ReadOnlySpan<byte> _span;
+    private readonly byte[]? _array;
+    private readonly int _arrayOffset;
+    private readonly bool _singleSegment;
+    private int _position;
     private SequenceReader<byte> _reader;
     private readonly int _maxItemLength;
 
     /// <summary>Creates a reader over <paramref name="data"/>.</summary>
     public BananaReader(ReadOnlySequence<byte> data, BananaDialect dialect, BananaLimits? limits = null)
     {
-        _reader = new SequenceReader<byte>(data);
+        _data = data;
         Dialect = dialect;
         Limits = limits ?? BananaLimits.Default;
         _maxItemLength = Limits.MaxItemLength;
+        _position = 0;
+        _array = null;
+        _arrayOffset = 0;
+        if (data.IsSingleSegment)
+        {
+            _singleSegment = true;
+            _span = data.FirstSpan;
+            if (MemoryMarshal.TryGetArray(data.First, out ArraySegment<byte> segment))
+            {
+                _array = segment.Array;
+                _arrayOffset = segment.Offset;
+            }
+            _reader = default;
+        }
+        else
+        {
+            _singleSegment = false;
+            _span = default;
+            _reader = new SequenceReader<byte>(data);
+        }
     }
 
     /// <summary>The dialect: VOCAB items are errors unless it is <see cref="BananaDialect.Pb"/>.</summary>
@@ -36,63 +65,170 @@ public ref struct BananaReader
     public BananaLimits Limits { get; }
 
     /// <summary>Bytes consumed so far.</summary>
-    public readonly long Consumed => _reader.Consumed;
+    public readonly long Consumed => _singleSegment ? _position : _reader.Consumed;
 
     /// <summary>Bytes not consumed yet.</summary>
-    public readonly long Remaining => _reader.Remaining;
+    public readonly long Remaining => _singleSegment ? _span.Length - _position : _reader.Remaining;
 
     /// <summary>True when every byte was consumed.</summary>
-    public readonly bool End => _reader.End;
+    public readonly bool End => _singleSegment ? _position == _span.Length : _reader.End;
 
     /// <summary>The position after the last consumed byte.</summary>
-    public readonly SequencePosition Position => _reader.Position;
+    public readonly SequencePosition Position => _singleSegment ? _data.GetPosition(_position) : _reader.Position;
 
     /// <summary>Skips <paramref name="count"/> bytes that were already validated (used to resume a scan).</summary>
-    internal void Advance(long count) => _reader.Advance(count);
+    internal void Advance(long count)
+    {
+        if (_singleSegment)
+        {
+            _position += checked((int)count);
+        }
+        else
+        {
+            _reader.Advance(count);
+        }
+    }
+
+    private void Rewind(long count)
+    {
+        if (_singleSegment)
+        {
+            _position -= checked((int)count);
+        }
+        else
+        {
+            _reader.Rewind(count);
+        }
+    }
 
     /// <summary>Reads one token. Returns false, consuming nothing, when the token is not complete yet.</summary>
     public bool TryReadToken(out BananaToken token)
     {
-        ReadOnlySpan<byte> span = _reader.UnreadSpan;
-        int limit = Math.Min(span.Length, BananaLimits.HeaderLimit + 1);
-        int typeIndex = span[..limit].IndexOfAnyInRange((byte)0x80, (byte)0xFF);
-        if (typeIndex < 0)
+        if (!_singleSegment)
         {
-            if (limit > BananaLimits.HeaderLimit)
-            {
-                throw new BananaException("Security precaution: more than 64 bytes of prefix (a banana header is at most 64 bytes).");
-            }
-            return TryReadTokenSlow(out token);
+            return TryReadTokenMultiSegment(out token);
         }
-        return TryFinishToken(span[..typeIndex], span[typeIndex], out token);
-    }
-
-    private bool TryReadTokenSlow(out BananaToken token)
-    {
-        // The header straddles segments (or the input ends): look at up to 66 bytes through a copy.
-        long remaining = _reader.Remaining;
-        Span<byte> copy = stackalloc byte[BananaLimits.HeaderLimit + 2];
-        int n = (int)Math.Min(remaining, copy.Length);
-        _reader.TryCopyTo(copy[..n]);
-        int typeIndex = copy[..Math.Min(n, BananaLimits.HeaderLimit + 1)].IndexOfAnyInRange((byte)0x80, (byte)0xFF);
-        if (typeIndex < 0)
+        ReadOnlySpan<byte> span = _span;
+        int start = _position;
+        // Fast path: a one-byte header (values below 128), which is most items of most messages.
+        if ((uint)(start + 1) < (uint)span.Length)
         {
-            if (n > BananaLimits.HeaderLimit)
+            byte header = span[start];
+            byte type = span[start + 1];
+            if (header < 0x80)
             {
-                throw new BananaException("Security precaution: more than 64 bytes of prefix (a banana header is at most 64 bytes).");
+                switch (type)
+                {
+                    case BananaTypeByte.List when header <= _maxItemLength:
+                        token = BananaToken.ForList(header);
+                        _position = start + 2;
+                        return true;
+                    case BananaTypeByte.Int:
+                    case BananaTypeByte.LongInt:
+                        token = BananaToken.ForInt(header);
+                        _position = start + 2;
+                        return true;
+                    case BananaTypeByte.Neg:
+                    case BananaTypeByte.LongNeg:
+                        token = BananaToken.ForInt(-header);
+                        _position = start + 2;
+                        return true;
+                    case BananaTypeByte.String when header <= _maxItemLength && start + 2 + header <= span.Length && _array is not null:
+                        token = BananaToken.ForBytes(_array, _arrayOffset + start + 2, header, 0);
+                        _position = start + 2 + header;
+                        return true;
+                    case BananaTypeByte.Vocab when Dialect == BananaDialect.Pb && header is >= 1 and <= BananaVocabulary.MaxIndex:
+                        byte[] word = BananaVocabulary.GetWordArray(header);
+                        token = BananaToken.ForBytes(word, 0, word.Length, header);
+                        _position = start + 2;
+                        return true;
+                }
+            }
+        }
+        int i = start;
+        int limit = Math.Min(span.Length, start + BananaLimits.HeaderLimit + 1);
+        while (i < limit && span[i] < 0x80)
+        {
+            i++;
+        }
+        if (i == limit)
+        {
+            if (limit - start > BananaLimits.HeaderLimit)
+            {
+                throw MoreThanPrefix();
             }
             token = default;
             return false;
         }
-        return TryFinishToken(copy[..typeIndex], copy[typeIndex], out token);
+        int payloadStart = i + 1;
+        if (!TryDecode(span.Slice(start, i - start), span[i], span.Length - payloadStart, out token, out int payloadLength))
+        {
+            return false;
+        }
+        if (payloadLength > 0)
+        {
+            token = token.Kind == BananaTokenKind.Float
+                ? BananaToken.ForFloat(BinaryPrimitives.ReadDoubleBigEndian(span.Slice(payloadStart, 8)))
+                : _array is not null
+                    ? BananaToken.ForBytes(_array, _arrayOffset + payloadStart, payloadLength, 0)
+                    : BananaToken.ForBytes(_data.Slice(payloadStart, payloadLength));
+        }
+        _position = payloadStart + payloadLength;
+        return true;
     }
 
-    private bool TryFinishToken(scoped ReadOnlySpan<byte> header, byte typeByte, out BananaToken token)
+    private bool TryReadTokenMultiSegment(out BananaToken token)
     {
-        if (header.Length > BananaLimits.HeaderLimit)
+        // Look at up to 66 bytes through a copy: the header may straddle segments.
+        long remaining = _reader.Remaining;
+        Span<byte> copy = stackalloc byte[BananaLimits.HeaderLimit + 2];
+        int n = (int)Math.Min(remaining, copy.Length);
+        _reader.TryCopyTo(copy[..n]);
+        int limit = Math.Min(n, BananaLimits.HeaderLimit + 1);
+        int i = 0;
+        while (i < limit && copy[i] < 0x80)
         {
-            throw new BananaException("Security precaution: longer than 64 bytes worth of prefix (a banana header is at most 64 bytes).");
+            i++;
         }
+        if (i == limit)
+        {
+            if (limit > BananaLimits.HeaderLimit)
+            {
+                throw MoreThanPrefix();
+            }
+            token = default;
+            return false;
+        }
+        int headerSize = i + 1;
+        if (!TryDecode(copy[..i], copy[i], remaining - headerSize, out token, out int payloadLength))
+        {
+            return false;
+        }
+        _reader.Advance(headerSize);
+        if (payloadLength > 0)
+        {
+            if (token.Kind == BananaTokenKind.Float)
+            {
+                Span<byte> bytes = stackalloc byte[8];
+                _reader.TryCopyTo(bytes);
+                token = BananaToken.ForFloat(BinaryPrimitives.ReadDoubleBigEndian(bytes));
+            }
+            else
+            {
+                token = BananaToken.ForBytes(_reader.UnreadSequence.Slice(0, payloadLength));
+            }
+            _reader.Advance(payloadLength);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Validates a header and its type byte. For STRING and FLOAT it returns the payload length (the caller
+    /// reads the payload); false when fewer than that many bytes are <paramref name="available"/>.
+    /// </summary>
+    private readonly bool TryDecode(scoped ReadOnlySpan<byte> header, byte typeByte, long available, out BananaToken token, out int payloadLength)
+    {
+        payloadLength = 0;
         bool overflow = false;
         ulong value = 0;
         for (int i = 0; i < header.Length; i++)
@@ -110,15 +246,13 @@ public ref struct BananaReader
             }
             value |= digit << shift;
         }
-        int headerSize = header.Length + 1;
         switch (typeByte)
         {
             case BananaTypeByte.List:
                 if (overflow || value > (ulong)_maxItemLength)
                 {
-                    throw new BananaException($"Security precaution: List too long ({Describe(overflow, value)} elements; the limit is {_maxItemLength}, set by BananaLimits.MaxItemLength).");
+                    throw ListTooLong(overflow, value, _maxItemLength);
                 }
-                _reader.Advance(headerSize);
                 token = BananaToken.ForList((int)value);
                 return true;
 
@@ -137,64 +271,72 @@ public ref struct BananaReader
                 {
                     token = BananaToken.ForInt(negative ? (long)(0UL - value) : (long)value);
                 }
-                _reader.Advance(headerSize);
                 return true;
             }
 
             case BananaTypeByte.String:
-            {
                 if (overflow || value > (ulong)_maxItemLength)
                 {
-                    throw new BananaException($"Security precaution: String too long ({Describe(overflow, value)} bytes; the limit is {_maxItemLength}, set by BananaLimits.MaxItemLength).");
+                    throw StringTooLong(overflow, value, _maxItemLength);
                 }
-                long length = (long)value;
-                if (_reader.Remaining < headerSize + length)
+                if (available < (long)value)
                 {
                     token = default;
                     return false;
                 }
-                _reader.Advance(headerSize);
-                ReadOnlySequence<byte> payload = _reader.UnreadSequence.Slice(0, length);
-                _reader.Advance(length);
-                token = BananaToken.ForBytes(payload, 0);
+                payloadLength = (int)value;
+                token = BananaToken.ForBytes(ReadOnlySequence<byte>.Empty);
                 return true;
-            }
 
             case BananaTypeByte.Float:
-            {
-                if (_reader.Remaining < headerSize + 8)
+                if (available < 8)
                 {
                     token = default;
                     return false;
                 }
-                _reader.Advance(headerSize);
-                Span<byte> bytes = stackalloc byte[8];
-                _reader.TryCopyTo(bytes);
-                _reader.Advance(8);
-                token = BananaToken.ForFloat(BinaryPrimitives.ReadDoubleBigEndian(bytes));
+                payloadLength = 8;
+                token = BananaToken.ForFloat(0);
                 return true;
-            }
 
             case BananaTypeByte.Vocab:
             {
                 if (Dialect != BananaDialect.Pb)
                 {
-                    string word = !overflow && BananaVocabulary.TryGetWord((long)Math.Min(value, long.MaxValue), out _) ? $" ('{BananaVocabulary.GetWordText((int)value)}')" : "";
-                    throw new BananaException($"Invalid item for pb protocol: VOCAB {Describe(overflow, value)}{word} received while the dialect is 'none'.");
+                    throw VocabInNoneDialect(overflow, value);
                 }
-                if (overflow || !BananaVocabulary.TryGetWord((long)Math.Min(value, long.MaxValue), out _))
+                if (overflow || value is 0 or > BananaVocabulary.MaxIndex)
                 {
-                    throw new BananaException($"Unknown VOCAB index {Describe(overflow, value)} (the PB vocabulary has indexes 1 to {BananaVocabulary.MaxIndex}).");
+                    throw UnknownVocab(overflow, value);
                 }
-                _reader.Advance(headerSize);
-                token = BananaToken.ForBytes(new ReadOnlySequence<byte>(BananaVocabulary.GetWordArray((int)value)), (int)value);
+                byte[] wordBytes = BananaVocabulary.GetWordArray((int)value);
+                token = BananaToken.ForBytes(wordBytes, 0, wordBytes.Length, (int)value);
                 return true;
             }
 
             default:
-                throw new BananaException($"Invalid Type Byte 0x{typeByte:x2}.");
+                throw InvalidTypeByte(typeByte);
         }
     }
+
+    private static BananaException ListTooLong(bool overflow, ulong value, int max) =>
+        new($"Security precaution: List too long ({Describe(overflow, value)} elements; the limit is {max}, set by BananaLimits.MaxItemLength).");
+
+    private static BananaException StringTooLong(bool overflow, ulong value, int max) =>
+        new($"Security precaution: String too long ({Describe(overflow, value)} bytes; the limit is {max}, set by BananaLimits.MaxItemLength).");
+
+    private static BananaException VocabInNoneDialect(bool overflow, ulong value)
+    {
+        string word = !overflow && value is >= 1 and <= BananaVocabulary.MaxIndex ? $" ('{BananaVocabulary.GetWordText((int)value)}')" : "";
+        return new($"Invalid item for pb protocol: VOCAB {Describe(overflow, value)}{word} received while the dialect is 'none'.");
+    }
+
+    private static BananaException UnknownVocab(bool overflow, ulong value) =>
+        new($"Unknown VOCAB index {Describe(overflow, value)} (the PB vocabulary has indexes 1 to {BananaVocabulary.MaxIndex}).");
+
+    private static BananaException InvalidTypeByte(byte typeByte) => new($"Invalid Type Byte 0x{typeByte:x2}.");
+
+    private static BananaException MoreThanPrefix() =>
+        new("Security precaution: more than 64 bytes of prefix (a banana header is at most 64 bytes).");
 
     private static string Describe(bool overflow, ulong value) => overflow ? "more than 2**64" : value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
@@ -215,12 +357,12 @@ public ref struct BananaReader
     /// </summary>
     public bool TryReadTree(out object? value)
     {
-        long start = _reader.Consumed;
+        long start = Consumed;
         if (TryReadTreeAt(0, out value))
         {
             return true;
         }
-        _reader.Rewind(_reader.Consumed - start);
+        Rewind(Consumed - start);
         return false;
     }
 
@@ -243,7 +385,7 @@ public ref struct BananaReader
         int count = token.Count;
         // Every element takes at least one byte, so a count beyond the remaining bytes cannot complete:
         // never reserve memory for elements that have not arrived.
-        var list = new List<object?>((int)Math.Min(count, _reader.Remaining));
+        var list = new List<object?>((int)Math.Min(count, Remaining));
         for (int i = 0; i < count; i++)
         {
             if (!TryReadTreeAt(depth + 1, out object? element))

@@ -18,8 +18,6 @@ namespace Pb.Banana;
 public ref struct BananaWriter
 {
     private const int MinBufferSize = 256;
-    private const long DotNetNaNBits = unchecked((long)0xFFF8_0000_0000_0000);
-    private const long PythonNaNBits = 0x7FF8_0000_0000_0000;
     private static readonly BigInteger s_intBound = BigInteger.Pow(2, 7 * BananaLimits.HeaderLimit);
 
     private readonly IBufferWriter<byte> _output;
@@ -112,19 +110,15 @@ public ref struct BananaWriter
 
     /// <summary>
     /// Writes a FLOAT: type byte and 8 big-endian bytes, no header (as Twisted writes it). The bits go out
-    /// unchanged, except that .NET's <see cref="double.NaN"/> (<c>ff f8 00 ...</c>, sign bit set) is written as
-    /// Python's <c>float("nan")</c> (<c>7f f8 00 ...</c>), so the natural NaN of each side looks the same on the wire.
+    /// unchanged, NaN payloads and signs included, as Python's struct sends them. Note that .NET's
+    /// <see cref="double.NaN"/> has its sign bit set (<c>ff f8 00 ...</c>, the NaN that Python's own arithmetic
+    /// such as <c>inf - inf</c> makes) while Python's <c>float("nan")</c> is <c>7f f8 00 ...</c>: both read as nan.
     /// </summary>
     public void WriteFloat(double value)
     {
         Span<byte> span = GetSpan(9);
         span[0] = BananaTypeByte.Float;
-        long bits = BitConverter.DoubleToInt64Bits(value);
-        if (bits == DotNetNaNBits)
-        {
-            bits = PythonNaNBits;
-        }
-        BinaryPrimitives.WriteInt64BigEndian(span[1..], bits);
+        BinaryPrimitives.WriteDoubleBigEndian(span[1..], value);
         _buffered += 9;
     }
 

@@ -32,17 +32,20 @@ public static class JellySerializer
     /// <exception cref="JellyException">Incomplete input, trailing bytes, or a malformed or refused jelly tree.</exception>
     public static object? Deserialize(ReadOnlySequence<byte> data, BananaDialect dialect = BananaDialect.Pb, JellyOptions? options = null, BananaLimits? limits = null)
     {
-        var parser = new BananaParser(dialect, limits);
-        if (!parser.TryParseItem(ref data, out ReadOnlySequence<byte> item))
+        // The bytes are all here, so one validating pass is enough: the reader checks every item limit and the
+        // unjellier the depth. (A connection first waits for a complete item with BananaParser.)
+        limits ??= BananaLimits.Default;
+        if (data.Length > limits.MaxMessageSize)
         {
-            throw new JellyException("The input ends inside a banana item: it is incomplete.");
+            throw new BananaException($"Security precaution: a banana expression larger than {limits.MaxMessageSize} bytes (the limit is set by BananaLimits.MaxMessageSize).");
         }
-        if (!data.IsEmpty)
+        var reader = new BananaReader(data, dialect, limits);
+        object? value = new Unjellier(options).Unjelly(ref reader);
+        if (!reader.End)
         {
-            throw new JellyException($"{data.Length} bytes follow the jelly expression.");
+            throw new JellyException($"{reader.Remaining} bytes follow the jelly expression.");
         }
-        var reader = new BananaReader(item, dialect, parser.Limits);
-        return new Unjellier(options).Unjelly(ref reader);
+        return value;
     }
 
     /// <inheritdoc cref="Deserialize(ReadOnlySequence{byte}, BananaDialect, JellyOptions?, BananaLimits?)"/>

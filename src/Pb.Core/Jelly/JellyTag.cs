@@ -90,27 +90,16 @@ internal static class JellyTags
         return map;
     }
 
-    /// <summary>Classifies a tag token without allocating.</summary>
-    public static JellyTag Classify(in BananaToken token, out ReadOnlySpan<byte> name, Span<byte> scratch)
+    /// <summary>Classifies a tag token without allocating (unless its bytes span segments, which is rare).</summary>
+    public static JellyTag Classify(in BananaToken token, out ReadOnlySpan<byte> name)
     {
+        if (!token.TryGetSpan(out name))
+        {
+            name = token.ToArray();
+        }
         if (token.VocabIndex != 0)
         {
-            BananaVocabulary.TryGetWord(token.VocabIndex, out name);
             return s_byVocab[token.VocabIndex];
-        }
-        ReadOnlySequence<byte> bytes = token.Bytes;
-        if (bytes.IsSingleSegment)
-        {
-            name = bytes.FirstSpan;
-        }
-        else if (bytes.Length <= scratch.Length)
-        {
-            bytes.CopyTo(scratch);
-            name = scratch[..(int)bytes.Length];
-        }
-        else
-        {
-            name = bytes.ToArray();
         }
         int vocab = BananaVocabulary.IndexOf(name);
         return vocab != 0 ? s_byVocab[vocab] : ClassifyPlain(name);

@@ -54,6 +54,9 @@ public sealed class PbDictionary : IDictionary<object?, object?>, IReadOnlyDicti
     /// <inheritdoc/>
     public void Add(object? key, object? value) => _entries.Add(Wrap(key), value);
 
+    /// <summary>Sets an entry whose key the caller already checked for hashability (the unjellier's path).</summary>
+    internal void SetUnchecked(object? key, object? value) => _entries[key ?? NoneKey.Instance] = value;
+
     /// <inheritdoc/>
     public void Add(KeyValuePair<object?, object?> item) => Add(item.Key, item.Value);
 

@@ -87,7 +87,7 @@ public sealed class Unjellier
                 value = token.Float;
                 break;
             default:
-                value = token.Bytes.ToArray();
+                value = token.ToArray();
                 break;
         }
         if (pendingReference != 0)
@@ -115,8 +115,7 @@ public sealed class Unjellier
         {
             throw new JellyException($"A jelly list must start with a byte-string type tag, not {(tagToken.Kind == BananaTokenKind.List ? "a list" : "a number")}.");
         }
-        Span<byte> scratch = stackalloc byte[64];
-        JellyTag tag = JellyTags.Classify(tagToken, out ReadOnlySpan<byte> name, scratch);
+        JellyTag tag = JellyTags.Classify(tagToken, out ReadOnlySpan<byte> name);
         int n = count - 1;
         object? result;
         switch (tag)
@@ -126,12 +125,13 @@ public sealed class Unjellier
                 result = null;
                 break;
             case JellyTag.Unicode:
-                result = DecodeUtf8(ReadBytesArgument(ref r, n, "unicode"));
+                result = hashed ? DecodeKey(ReadBytesArgument(ref r, n, "unicode")) : DecodeUtf8(ReadBytesArgument(ref r, n, "unicode"));
                 break;
             case JellyTag.Boolean:
             {
-                BytesArgument bytes = ReadBytesArgument(ref r, n, "boolean");
-                result = bytes.Equals("true"u8) ? s_true : bytes.Equals("false"u8) ? s_false
+                BananaToken bytes = ReadBytesArgument(ref r, n, "boolean");
+                ReadOnlySpan<byte> word = bytes.TryGetSpan(out ReadOnlySpan<byte> span) ? span : bytes.ToArray();
+                result = word.SequenceEqual("true"u8) ? s_true : word.SequenceEqual("false"u8) ? s_false
                     : throw new JellyException("A boolean must be 'true' or 'false'.");
                 break;
             }
@@ -175,7 +175,7 @@ public sealed class Unjellier
                     }
                     object? key = ReadValue(ref r, depth + 1, 0, hashed: true);
                     CheckHashable(key);
-                    dict[key] = ReadValue(ref r, depth + 1, 0, false);
+                    dict.SetUnchecked(key, ReadValue(ref r, depth + 1, 0, false));
                 }
                 result = dict;
                 break;
@@ -235,7 +235,7 @@ public sealed class Unjellier
                 long id = ReadReferenceId(ref r);
                 if (_references.ContainsKey(id))
                 {
-                    throw new JellyException($"Reference {id} is defined twice.");
+                    throw DefinedTwice(id);
                 }
                 result = ReadValue(ref r, depth, id, hashed);
                 break;
@@ -249,11 +249,11 @@ public sealed class Unjellier
                 long id = ReadReferenceId(ref r);
                 if (!_references.TryGetValue(id, out Slot slot))
                 {
-                    throw new JellyException($"Dereference to reference {id}, which is not defined before it.");
+                    throw UndefinedReference(id);
                 }
                 if (hashed && !slot.Complete)
                 {
-                    throw new JellyException($"Reference {id} is used as a dictionary key or set element before it is complete.");
+                    throw IncompleteKey(id);
                 }
                 result = slot.Value;
                 break;
@@ -265,7 +265,7 @@ public sealed class Unjellier
                     throw new JellyException("An unpersistable must have exactly one reason.");
                 }
                 BananaToken reason = Next(ref r);
-                result = new Unpersistable(reason.Kind == BananaTokenKind.Bytes ? Encoding.UTF8.GetString(reason.Bytes) : "?");
+                result = new Unpersistable(reason.Kind == BananaTokenKind.Bytes ? Encoding.UTF8.GetString(reason.ToArray()) : "?");
                 break;
             }
             case JellyTag.Persistent:
@@ -276,12 +276,9 @@ public sealed class Unjellier
             case JellyTag.Local:
             case JellyTag.Cached:
             case JellyTag.Lcache:
-                throw new InsecureJellyException($"'{JellyTags.Name(tag)}' is only valid on a PB connection, where a broker resolves it.", JellyTags.Name(tag));
+                throw NeedsBroker(tag);
             case JellyTag.Refused:
-            {
-                string refused = Encoding.ASCII.GetString(name);
-                throw new InsecureJellyException($"b'{refused}' is not an allowed type.", refused);
-            }
+                throw Refused(name);
             default:
                 result = ReadRegistered(ref r, name, n, depth, pendingReference);
                 break;
@@ -323,6 +320,22 @@ public sealed class Unjellier
         {
             throw new JellyException($"Could not build a {type.Type.Name} from '{type.Tag}' state: {e.Message}", e);
         }
+    }
+
+    private static JellyException DefinedTwice(long id) => new($"Reference {id} is defined twice.");
+
+    private static JellyException UndefinedReference(long id) => new($"Dereference to reference {id}, which is not defined before it.");
+
+    private static JellyException IncompleteKey(long id) =>
+        new($"Reference {id} is used as a dictionary key or set element before it is complete.");
+
+    private static InsecureJellyException NeedsBroker(JellyTag tag) =>
+        new($"'{JellyTags.Name(tag)}' is only valid on a PB connection, where a broker resolves it.", JellyTags.Name(tag));
+
+    private static InsecureJellyException Refused(ReadOnlySpan<byte> name)
+    {
+        string refused = Encoding.ASCII.GetString(name);
+        return new($"b'{refused}' is not an allowed type.", refused);
     }
 
     private static int Capacity(ref BananaReader r, int n) => (int)Math.Min(n, r.Remaining);
@@ -371,7 +384,7 @@ public sealed class Unjellier
         }
     }
 
-    private static BytesArgument ReadBytesArgument(ref BananaReader r, int n, string tag)
+    private static BananaToken ReadBytesArgument(ref BananaReader r, int n, string tag)
     {
         if (n != 1)
         {
@@ -382,14 +395,14 @@ public sealed class Unjellier
         {
             throw new JellyException($"A {tag} must have a byte-string argument.");
         }
-        return new BytesArgument(token.Bytes);
+        return token;
     }
 
-    private static string DecodeUtf8(BytesArgument bytes)
+    private static string DecodeUtf8(in BananaToken bytes)
     {
         try
         {
-            return bytes.IsSingleSegment ? s_strictUtf8.GetString(bytes.FirstSpan) : s_strictUtf8.GetString(bytes.Sequence.ToArray());
+            return bytes.TryGetSpan(out ReadOnlySpan<byte> span) ? s_strictUtf8.GetString(span) : s_strictUtf8.GetString(bytes.ToArray());
         }
         catch (DecoderFallbackException e)
         {
@@ -397,10 +410,31 @@ public sealed class Unjellier
         }
     }
 
-    private static object ParseTemporal(JellyTag tag, BytesArgument bytes)
+    // Dictionary keys repeat (every record of a list has the same field names), so short text keys are
+    // remembered per unjellier, like property names in JSON readers: no allocation and no decoding on a hit.
+    private const int KeyCacheSize = 64, MaxCachedKeyLength = 32;
+    private readonly (byte[] Utf8, string Text)?[] _keyCache = new (byte[] Utf8, string Text)?[KeyCacheSize];
+
+    private string DecodeKey(in BananaToken bytes)
+    {
+        if (!bytes.TryGetSpan(out ReadOnlySpan<byte> span) || span.Length > MaxCachedKeyLength)
+        {
+            return DecodeUtf8(bytes);
+        }
+        int slot = span.Length == 0 ? 0 : (span.Length * 31 + span[0] * 7 + span[^1]) & (KeyCacheSize - 1);
+        if (_keyCache[slot] is { } hit && hit.Utf8.AsSpan().SequenceEqual(span))
+        {
+            return hit.Text;
+        }
+        string text = DecodeUtf8(bytes);
+        _keyCache[slot] = (span.ToArray(), text);
+        return text;
+    }
+
+    private static object ParseTemporal(JellyTag tag, in BananaToken bytes)
     {
         Span<long> f = stackalloc long[8];
-        int count = ParseFields(bytes.IsSingleSegment ? bytes.FirstSpan : bytes.Sequence.ToArray(), f);
+        int count = ParseFields(bytes.TryGetSpan(out ReadOnlySpan<byte> span) ? span : bytes.ToArray(), f);
         try
         {
             switch (tag)
@@ -538,16 +572,5 @@ public sealed class Unjellier
     {
         public object? Value { get; } = value;
         public bool Complete { get; } = complete;
-    }
-
-    /// <summary>A byte-string argument, compared without copying when it sits in one segment.</summary>
-    private readonly struct BytesArgument(ReadOnlySequence<byte> sequence)
-    {
-        public ReadOnlySequence<byte> Sequence { get; } = sequence;
-        public bool IsSingleSegment => Sequence.IsSingleSegment;
-        public ReadOnlySpan<byte> FirstSpan => Sequence.FirstSpan;
-
-        public bool Equals(ReadOnlySpan<byte> other) =>
-            IsSingleSegment ? FirstSpan.SequenceEqual(other) : Sequence.ToArray().AsSpan().SequenceEqual(other);
     }
 }

@@ -192,31 +192,28 @@ public sealed class JellyPropertyTests
     [Fact]
     public void Random_nesting_never_recurses_past_the_depth_limit()
     {
+        // Valid jelly nested d deep: ["list", ["list", ... ["list"]]]. The one-pass decoder recurses per level,
+        // so the depth limit is what keeps a hostile peer from overflowing the stack.
         var limits = new BananaLimits { MaxDepth = 64 };
         Check.One(s_config, Prop.ForAll(Arb.From(Gen.Choose(1, 5000)), depth =>
         {
-            byte[] bytes = new byte[depth * 2 + 2];
-            for (int i = 0; i < depth; i++)
+            var bytes = new List<byte>(depth * 4);
+            for (int i = 1; i < depth; i++)
             {
-                bytes[2 * i] = 0x02;        // a list of two: the tag and the next level
-                bytes[2 * i + 1] = 0x80;
+                bytes.AddRange([0x02, 0x80, 0x08, 0x87]); // a list of two: the tag "list" and the next level
             }
-            bytes[^2] = 0x00;
-            bytes[^1] = 0x80;
-            try
+            bytes.AddRange([0x01, 0x80, 0x08, 0x87]);
+            byte[] input = bytes.ToArray();
+            if (depth <= 64)
             {
-                JellySerializer.Deserialize(bytes, BananaDialect.Pb, limits: limits);
+                Assert.NotNull(JellySerializer.Deserialize(input, BananaDialect.Pb, limits: limits));
+                return;
             }
-            catch (BananaException e)
-            {
-                Assert.Contains("MaxDepth", e.Message, StringComparison.Ordinal);
-                Assert.True(depth >= 64);
-            }
-            catch (JellyException)
-            {
-                // shallow enough to parse, then refused as jelly (the "tag" is a list)
-                Assert.True(depth < 64);
-            }
+            Assert.Contains("MaxDepth", Assert.Throws<BananaException>(() => JellySerializer.Deserialize(input, BananaDialect.Pb, limits: limits)).Message, StringComparison.Ordinal);
+            // The frame scanner refuses it too, without recursing at all.
+            var parser = new BananaParser(BananaDialect.Pb, limits);
+            var buffer = new ReadOnlySequence<byte>(input);
+            Assert.Throws<BananaException>(() => parser.TryParseItem(ref buffer, out _));
         }));
     }
 
