@@ -38,6 +38,7 @@ public sealed class Jellier
     private int _nextReference;
     private int _maxDepth;
     private bool _busy;
+    private IJellyContext? _context;
 
     /// <summary>Creates a jellier.</summary>
     public Jellier(JellyOptions? options = null) => _options = options ?? JellyOptions.Default;
@@ -48,14 +49,11 @@ public sealed class Jellier
     /// <summary>Writes <paramref name="value"/> as one jelly expression.</summary>
     /// <exception cref="JellyException">Something in the value cannot be jellied.</exception>
     /// <exception cref="BananaException">An item exceeds a banana limit.</exception>
-    public void Jelly(ref BananaWriter writer, object? value)
+    public void Jelly(ref BananaWriter writer, object? value) => Jelly(ref writer, value, null);
+
+    internal void Jelly(ref BananaWriter writer, object? value, IJellyContext? context)
     {
-        if (_busy)
-        {
-            throw new InvalidOperationException("A Jellier is not reentrant; use one per thread or per connection.");
-        }
-        _busy = true;
-        _maxDepth = writer.Limits.MaxDepth;
+        Begin(ref writer, context);
         try
         {
             Scan(value, 0);
@@ -63,17 +61,59 @@ public sealed class Jellier
         }
         finally
         {
-            if (_seen.Count > 0)
-            {
-                _seen.Clear();
-            }
-            if (_substitutes.Count > 0)
-            {
-                _substitutes.Clear();
-            }
-            _nextReference = 0;
-            _busy = false;
+            End();
         }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="items"/> as one <c>["tuple", ...]</c> jelly expression (PB's call arguments), sharing
+    /// reference numbers across the items as one tuple would, without allocating the tuple.
+    /// </summary>
+    internal void JellyTuple(ref BananaWriter writer, ReadOnlySpan<object?> items, IJellyContext? context)
+    {
+        Begin(ref writer, context);
+        try
+        {
+            foreach (object? item in items)
+            {
+                Scan(item, 1);
+            }
+            WriteHeader(ref writer, JellyTag.Tuple, items.Length);
+            foreach (object? item in items)
+            {
+                Write(ref writer, item, 1);
+            }
+        }
+        finally
+        {
+            End();
+        }
+    }
+
+    private void Begin(ref BananaWriter writer, IJellyContext? context)
+    {
+        if (_busy)
+        {
+            throw new InvalidOperationException("A Jellier is not reentrant; use one per thread or per connection.");
+        }
+        _busy = true;
+        _maxDepth = writer.Limits.MaxDepth;
+        _context = context;
+    }
+
+    private void End()
+    {
+        if (_seen.Count > 0)
+        {
+            _seen.Clear();
+        }
+        if (_substitutes.Count > 0)
+        {
+            _substitutes.Clear();
+        }
+        _nextReference = 0;
+        _context = null;
+        _busy = false;
     }
 
     // ---- first pass: identities, in the order the write visits them ----
@@ -159,15 +199,16 @@ public sealed class Jellier
                 }
                 return;
         }
-        if (IsAtomic(value))
+        if (IsAtomic(value) || (_context is not null && _context.IsReference(value)))
         {
+            // Every occurrence of a PB reference is written on its own (PB-WIRE.md 3.5): no sharing.
             return;
         }
         if (_options.Types.Find(value.GetType()) is { } copyable)
         {
             if (Enter(value, depth))
             {
-                object? state = copyable.GetState(value);
+                object? state = copyable.GetState(value, _context?.Perspective);
                 _substitutes[value] = state;
                 Scan(state, depth + 1);
             }
@@ -427,6 +468,10 @@ public sealed class Jellier
             case DateTimeOffset:
                 throw new JellyException("Cannot jelly a DateTimeOffset: Twisted refuses datetimes with tzinfo. Send its UtcDateTime (naive) instead.");
         }
+        if (_context is not null && _context.TryWriteReference(value, ref w))
+        {
+            return;
+        }
         if (_substitutes.TryGetValue(value, out object? substitute) || _seen.ContainsKey(value))
         {
             if (!BeginContainer(ref w, value, ref depth))
@@ -436,7 +481,7 @@ public sealed class Jellier
             if (_options.Types.Find(value.GetType()) is { } copyable)
             {
                 w.WriteListHeader(2);
-                w.WriteBytes(copyable.TagUtf8);
+                w.WriteBytes(copyable.TagFor(value, _context?.Perspective));
                 Write(ref w, substitute, depth + 1);
                 return;
             }

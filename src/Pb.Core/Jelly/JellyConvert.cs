@@ -33,7 +33,12 @@ public static class JellyConvert
     public static object? To(object? value, Type type)
     {
         ArgumentNullException.ThrowIfNull(type);
-        if (value is not null && type.IsInstanceOfType(value))
+        if (value is null)
+        {
+            // None fits any reference type and any Nullable<T>; a plain value type has no None.
+            return !type.IsValueType || Nullable.GetUnderlyingType(type) is not null ? null : throw Fail(null, type);
+        }
+        if (type.IsInstanceOfType(value))
         {
             return value;
         }

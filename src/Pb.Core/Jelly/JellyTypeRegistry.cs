@@ -30,7 +30,7 @@ public sealed class JellyTypeRegistry
     public JellyTypeRegistry Add<T>(string typeTag) where T : class, new()
     {
         MemberMap map = MemberMap.For(typeof(T));
-        return Add(new CopyableType(typeTag, typeof(T), map.GetState, static () => new T(), map.SetState, null));
+        return Add(new CopyableType(typeTag, typeof(T), (o, _) => map.GetState(o), static () => new T(), map.SetState, null));
     }
 
     /// <summary>
@@ -42,7 +42,7 @@ public sealed class JellyTypeRegistry
     {
         ArgumentNullException.ThrowIfNull(getState);
         ArgumentNullException.ThrowIfNull(create);
-        return Add(new CopyableType(typeTag, typeof(T), o => getState((T)o), null, null, s => create(s)));
+        return Add(new CopyableType(typeTag, typeof(T), (o, _) => getState((T)o), null, null, s => create(s)));
     }
 
     private JellyTypeRegistry Add(CopyableType type)
@@ -62,6 +62,18 @@ public sealed class JellyTypeRegistry
             _resolved.Clear();
         }
         return this;
+    }
+
+    /// <summary>A copy holding the same registrations (so a broker can add its own without changing yours).</summary>
+    internal JellyTypeRegistry Clone()
+    {
+        var copy = new JellyTypeRegistry();
+        lock (_gate)
+        {
+            copy._byTag = new Dictionary<string, CopyableType>(_byTag, StringComparer.Ordinal);
+            copy._byType = new Dictionary<Type, CopyableType>(_byType);
+        }
+        return copy;
     }
 
     /// <summary>True when <paramref name="typeTag"/> is registered.</summary>
@@ -105,25 +117,49 @@ public sealed class JellyTypeRegistry
 /// <summary>How one registered type is jellied and rebuilt.</summary>
 internal sealed class CopyableType
 {
-    public CopyableType(string tag, Type type, Func<object, object?> getState, Func<object>? createBlank, Action<object, object?>? setState, Func<object?, object>? create)
+    public CopyableType(string tag, Type type, Func<object, object?, object?> getState, Func<object>? createBlank, Action<object, object?>? setState, Func<object?, object>? create)
     {
         Tag = tag;
         TagUtf8 = Encoding.UTF8.GetBytes(tag);
         Type = type;
-        GetState = getState;
+        _getState = getState;
         CreateBlank = createBlank;
-        SetState = setState;
+        _setState = setState;
         Create = create;
     }
 
     public string Tag { get; }
     public byte[] TagUtf8 { get; }
     public Type Type { get; }
-    public Func<object, object?> GetState { get; }
+    private readonly Func<object, object?, object?> _getState;
+
+    /// <summary>The state to send; a <see cref="ICopyableFlavor"/> chooses its own, per perspective.</summary>
+    public object? GetState(object obj, object? perspective) =>
+        obj is ICopyableFlavor flavor ? flavor.GetStateToCopyFor(perspective) : _getState(obj, perspective);
+
+    /// <summary>The tag to send; a <see cref="ICopyableFlavor"/> may choose its own.</summary>
+    public byte[] TagFor(object obj, object? perspective) =>
+        obj is ICopyableFlavor flavor && flavor.GetTypeToCopyFor(perspective) is { } tag && tag != Tag ? Encoding.UTF8.GetBytes(tag) : TagUtf8;
 
     /// <summary>Blank instance then state (lets a state refer back to its own object), or null to use <see cref="Create"/>.</summary>
     public Func<object>? CreateBlank { get; }
-    public Action<object, object?>? SetState { get; }
+
+    private readonly Action<object, object?>? _setState;
+
+    /// <summary>Applies received state; a <see cref="ICopyableFlavor"/> takes it itself.</summary>
+    public Action<object, object?>? SetState => _setState is null ? null : ApplyState;
+
+    private void ApplyState(object obj, object? state)
+    {
+        if (obj is ICopyableFlavor flavor)
+        {
+            flavor.SetCopyableState(state);
+        }
+        else
+        {
+            _setState!(obj, state);
+        }
+    }
     public Func<object?, object>? Create { get; }
 }
 
@@ -221,4 +257,17 @@ internal sealed class MemberMap
     }
 
     private sealed record Member(string Name, Type Type, Func<object, object?> Get, Action<object, object?> Set);
+}
+
+/// <summary>
+/// Implemented by the Copyable flavor (<c>Pb.Copyable</c>) so that jelly can ask an object for its own tag and
+/// state per perspective, and hand received state back to it, without depending on the flavors.
+/// </summary>
+internal interface ICopyableFlavor
+{
+    string? GetTypeToCopyFor(object? perspective);
+
+    object? GetStateToCopyFor(object? perspective);
+
+    void SetCopyableState(object? state);
 }

@@ -32,6 +32,7 @@ public sealed class Unjellier
     private readonly JellyOptions _options;
     private readonly Dictionary<long, Slot> _references = new();
     private bool _busy;
+    private IJellyContext? _context;
 
     /// <summary>Creates an unjellier.</summary>
     public Unjellier(JellyOptions? options = null) => _options = options ?? JellyOptions.Default;
@@ -42,13 +43,16 @@ public sealed class Unjellier
     /// <summary>Reads one complete jelly expression.</summary>
     /// <exception cref="InsecureJellyException">A type tag is not allowed.</exception>
     /// <exception cref="JellyException">The expression is malformed or incomplete.</exception>
-    public object? Unjelly(ref BananaReader reader)
+    public object? Unjelly(ref BananaReader reader) => Unjelly(ref reader, null);
+
+    internal object? Unjelly(ref BananaReader reader, IJellyContext? context)
     {
         if (_busy)
         {
             throw new InvalidOperationException("An Unjellier is not reentrant; use one per thread or per connection.");
         }
         _busy = true;
+        _context = context;
         try
         {
             return ReadValue(ref reader, 0, 0, hashed: false);
@@ -59,6 +63,7 @@ public sealed class Unjellier
             {
                 _references.Clear();
             }
+            _context = null;
             _busy = false;
         }
     }
@@ -276,7 +281,21 @@ public sealed class Unjellier
             case JellyTag.Local:
             case JellyTag.Cached:
             case JellyTag.Lcache:
-                throw NeedsBroker(tag);
+                if (_context is null)
+                {
+                    throw NeedsBroker(tag);
+                }
+                if (n != 1)
+                {
+                    throw new JellyException($"A {JellyTags.Name(tag)} must have exactly one id.");
+                }
+                BananaToken luid = Next(ref r);
+                if (luid.Kind != BananaTokenKind.Integer || luid.IsBigInteger)
+                {
+                    throw new JellyException($"A {JellyTags.Name(tag)} id must be an integer.");
+                }
+                result = _context.Resolve(tag, luid.Int64);
+                break;
             case JellyTag.Refused:
                 throw Refused(name);
             default:

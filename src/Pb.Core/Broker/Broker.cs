@@ -1,0 +1,737 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Pb.Banana;
+using Pb.Jelly;
+
+namespace Pb;
+
+/// <summary>Writes one message; runs under the connection's write lock.</summary>
+internal delegate void MessageWriter<TState>(ref BananaWriter writer, TState state);
+
+/// <summary>What the broker needs from its connection.</summary>
+internal interface IBrokerTransport
+{
+    BananaDialect Dialect { get; }
+
+    BananaLimits Limits { get; }
+
+    /// <summary>Serializes one message under the write lock. If <paramref name="write"/> throws, nothing is sent.</summary>
+    void Send<TState>(TState state, MessageWriter<TState> write);
+
+    /// <summary>Closes the connection because of <paramref name="reason"/>.</summary>
+    void Abort(Exception reason);
+}
+
+/// <summary>
+/// One PB session over one connection (Twisted's <c>pb.Broker</c>): the objects exported to the peer with their
+/// reference counts, our pending calls, and the handling of every message of PB-WIRE.md section 3.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The disconnect token outlives the broker: references read it after the connection closed. A CancellationTokenSource without a timer holds nothing to release.")]
+internal sealed partial class Broker : IJellyContext
+{
+    private static readonly byte[] s_root = "root"u8.ToArray();
+
+    private readonly BrokerOptions _options;
+    private readonly IBrokerTransport _transport;
+    private readonly ILogger _logger;
+    private readonly JellyOptions _jellyOptions;
+    private readonly Jellier _jellier;       // only under the transport's write lock
+    private readonly Unjellier _unjellier;   // only on the read loop
+
+    private readonly object _gate = new();
+    private readonly Dictionary<long, LocalObject> _locals = new();
+    private readonly Dictionary<object, long> _localIds = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<long, PendingCall> _pending = new();
+    private readonly List<long> _exportedInThisMessage = new();
+    private readonly CancellationTokenSource _disconnected = new();
+    private object? _root;
+    private long _nextLuid;
+    private long _nextRequestId;
+    private int _referenceLimitViolations;
+    private int _runningInvocations;
+    private bool _closed;
+
+    public Broker(IBrokerTransport transport, BrokerOptions options, object? root, ILogger logger)
+    {
+        _transport = transport;
+        _options = options;
+        _logger = logger;
+        _root = root;
+        _jellyOptions = CopyableFailure.AddTo(options.Jelly);
+        _jellier = new Jellier(_jellyOptions);
+        _unjellier = new Unjellier(_jellyOptions);
+        RootReference = new RemoteReference(this, 0, isRoot: true);
+    }
+
+    /// <summary>The peer's root object.</summary>
+    public RemoteReference RootReference { get; }
+
+    public CancellationToken Disconnected => _disconnected.Token;
+
+    public bool IsClosed => Volatile.Read(ref _closed);
+
+    public object? Perspective => null;
+
+    /// <summary>How many objects the peer holds references to (the root not counted).</summary>
+    public int ExportedCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _locals.Count;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- sending
+
+    public void SendVersion() => _transport.Send(0, static (ref BananaWriter w, int _) =>
+    {
+        w.WriteListHeader(2);
+        w.WriteBytes("version"u8);
+        w.WriteInt(6);
+    });
+
+    public Task<object?> CallAsync(RemoteReference target, string method, object?[] args, IReadOnlyDictionary<string, object?>? kwargs, bool answerRequired, CancellationToken cancellationToken)
+    {
+        PendingCall? pending = answerRequired ? new PendingCall { Method = method } : null;
+        long requestId;
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                throw new DeadReferenceException("Calling Stale Broker: the connection is closed.");
+            }
+            if (pending is not null && _pending.Count >= _options.MaxPendingCalls)
+            {
+                throw new InvalidOperationException($"Too many calls are waiting for an answer on this connection ({_options.MaxPendingCalls}, BrokerOptions.MaxPendingCalls).");
+            }
+            requestId = ++_nextRequestId;
+            if (pending is not null)
+            {
+                _pending.Add(requestId, pending);
+            }
+        }
+        try
+        {
+            SendTransactional((this, requestId, target, method, args, kwargs, answerRequired), static (ref BananaWriter w, (Broker Self, long RequestId, RemoteReference Target, string Method, object?[] Args, IReadOnlyDictionary<string, object?>? Kwargs, bool Answer) s) =>
+            {
+                w.WriteListHeader(7);
+                w.WriteBytes("message"u8);
+                w.WriteInt(s.RequestId);
+                if (s.Target.IsRoot)
+                {
+                    w.WriteBytes(s_root);
+                }
+                else
+                {
+                    w.WriteInt(s.Target.Luid);
+                }
+                w.WriteUtf8(s.Method);
+                w.WriteInt(s.Answer ? 1 : 0);
+                s.Self._jellier.JellyTuple(ref w, s.Args, s.Self);
+                if (s.Kwargs is null || s.Kwargs.Count == 0)
+                {
+                    w.WriteListHeader(1);
+                    w.WriteRaw(JellyTags.Encoded(JellyTag.Dictionary, w.Dialect));
+                }
+                else
+                {
+                    s.Self._jellier.Jelly(ref w, s.Kwargs as Dictionary<string, object?> ?? new Dictionary<string, object?>(s.Kwargs), s.Self);
+                }
+            });
+        }
+        catch
+        {
+            if (pending is not null)
+            {
+                lock (_gate)
+                {
+                    _pending.Remove(requestId);
+                }
+            }
+            throw;
+        }
+        if (pending is null)
+        {
+            return Task.FromResult<object?>(null);
+        }
+        if (cancellationToken.CanBeCanceled)
+        {
+            pending.CancelWith(cancellationToken);
+        }
+        return pending.Task;
+    }
+
+    public void SendDecref(long luid)
+    {
+        if (IsClosed)
+        {
+            return;
+        }
+        try
+        {
+            _transport.Send(luid, static (ref BananaWriter w, long id) =>
+            {
+                w.WriteListHeader(2);
+                w.WriteBytes("decref"u8);
+                w.WriteInt(id);
+            });
+        }
+        catch (Exception e) when (e is DeadReferenceException or ConnectionLostException or ObjectDisposedException)
+        {
+            // The connection closed meanwhile: nothing to release any more.
+        }
+    }
+
+    /// <summary>Sends a message; if writing it fails, undoes the exports it made (PB-WIRE.md 3.6).</summary>
+    private void SendTransactional<TState>(TState state, MessageWriter<TState> write)
+    {
+        _transport.Send((this, state, write), static (ref BananaWriter w, (Broker Self, TState State, MessageWriter<TState> Write) s) =>
+        {
+            s.Self._exportedInThisMessage.Clear();
+            try
+            {
+                s.Write(ref w, s.State);
+            }
+            catch
+            {
+                s.Self.RollBackExports();
+                throw;
+            }
+        });
+    }
+
+    private void RollBackExports()
+    {
+        lock (_gate)
+        {
+            foreach (long luid in _exportedInThisMessage)
+            {
+                if (_locals.TryGetValue(luid, out LocalObject? local) && --local.RefCount == 0)
+                {
+                    _locals.Remove(luid);
+                    _localIds.Remove(local.Value);
+                }
+            }
+        }
+        _exportedInThisMessage.Clear();
+    }
+
+    private void SendAnswer(long requestId, object? result)
+    {
+        try
+        {
+            SendTransactional((this, requestId, result), static (ref BananaWriter w, (Broker Self, long RequestId, object? Result) s) =>
+            {
+                w.WriteListHeader(3);
+                w.WriteBytes("answer"u8);
+                w.WriteInt(s.RequestId);
+                s.Self._jellier.Jelly(ref w, s.Result, s.Self);
+            });
+        }
+        catch (Exception e) when (e is JellyException or BananaException or PbException)
+        {
+            // The result could not be sent (an unregistered type, a limit): the caller gets that error instead.
+            SendError(requestId, e, "answer");
+        }
+        catch (Exception e) when (e is DeadReferenceException or ConnectionLostException or ObjectDisposedException)
+        {
+            // Closed meanwhile; the caller's side fails its pending call.
+        }
+    }
+
+    private void SendError(long requestId, Exception error, string method)
+    {
+        CopyableFailure failure = ToFailure(error, method);
+        try
+        {
+            SendTransactional((this, requestId, failure), static (ref BananaWriter w, (Broker Self, long RequestId, CopyableFailure Failure) s) =>
+            {
+                w.WriteListHeader(3);
+                w.WriteBytes("error"u8);
+                w.WriteInt(s.RequestId);
+                s.Self._jellier.Jelly(ref w, s.Failure, s.Self);
+            });
+        }
+        catch (Exception e) when (e is DeadReferenceException or ConnectionLostException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private static readonly string[] s_exceptionParents = ["builtins.Exception", "builtins.BaseException", "builtins.object"];
+
+    private CopyableFailure ToFailure(Exception error, string method)
+    {
+        switch (error)
+        {
+            case PbException pb:
+                return CopyableFailure.Create(pb.RemoteTypeName, pb.Message, Parents(pb.RemoteTypeName), null);
+            case InsecureJellyException insecure:
+                return CopyableFailure.Create(InsecureJellyException.TwistedTypeName, insecure.Message, Parents(InsecureJellyException.TwistedTypeName), null);
+            case JellyException jelly:
+                return CopyableFailure.Create("builtins.ValueError", jelly.Message, Parents("builtins.ValueError"), null);
+        }
+        LogMethodFailed(_logger, method, error);
+        if (!_options.DetailedErrors)
+        {
+            return CopyableFailure.Create("builtins.Exception", $"An unexpected error occurred in '{method}'.", s_exceptionParents, null);
+        }
+        var parents = new List<string>();
+        for (Type? t = error.GetType(); t is not null && t != typeof(object); t = t.BaseType)
+        {
+            parents.Add(t.FullName ?? t.Name);
+        }
+        parents.AddRange(s_exceptionParents);
+        return CopyableFailure.Create(error.GetType().FullName ?? error.GetType().Name, error.Message, parents,
+            _options.IncludeTracebacks ? error.ToString() + "\n" : null);
+    }
+
+    private static string[] Parents(string type) =>
+        type == "builtins.Exception" ? s_exceptionParents : [type, .. s_exceptionParents];
+
+    // ---------------------------------------------------------------- exports and references (IJellyContext)
+
+    public bool IsReference(object value) => value is Referenceable or RemoteReference;
+
+    public bool TryWriteReference(object value, ref BananaWriter writer)
+    {
+        switch (value)
+        {
+            case Referenceable referenceable:
+                long luid = Export(referenceable);
+                writer.WriteListHeader(2);
+                writer.WriteBytes("remote"u8);
+                writer.WriteInt(luid);
+                return true;
+            case RemoteReference reference:
+                if (!ReferenceEquals(reference.Broker, this))
+                {
+                    throw new JellyException("A RemoteReference can only be sent back over the connection it came from.");
+                }
+                writer.WriteListHeader(2);
+                writer.WriteBytes("local"u8);
+                if (reference.IsRoot)
+                {
+                    writer.WriteBytes(s_root);
+                }
+                else
+                {
+                    writer.WriteInt(reference.Luid);
+                }
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private long Export(object value)
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                throw new ConnectionLostException("The connection closed while a reply was being sent.");
+            }
+            if (_localIds.TryGetValue(value, out long luid))
+            {
+                _locals[luid].RefCount++;
+            }
+            else
+            {
+                if (_locals.Count >= _options.MaxBrokerReferences)
+                {
+                    if (++_referenceLimitViolations > 3)
+                    {
+                        _transport.Abort(new PbProtocolException("The peer exceeded the PB reference limit more than three times."));
+                    }
+                    throw new PbException($"Maximum PB reference count exceeded ({_options.MaxBrokerReferences}, BrokerOptions.MaxBrokerReferences).");
+                }
+                luid = ++_nextLuid;
+                _locals.Add(luid, new LocalObject(value));
+                _localIds.Add(value, luid);
+            }
+            _exportedInThisMessage.Add(luid);
+            return luid;
+        }
+    }
+
+    public object? Resolve(JellyTag tag, long id)
+    {
+        switch (tag)
+        {
+            case JellyTag.Remote:
+                return new RemoteReference(this, id, isRoot: false);
+            case JellyTag.Local:
+                lock (_gate)
+                {
+                    // Twisted: an unknown id silently becomes None.
+                    return _locals.TryGetValue(id, out LocalObject? local) ? local.Value : null;
+                }
+            default:
+                // No Cacheables are held or owned yet: every cache id is unknown (Twisted: KeyError).
+                throw new JellyException($"Unknown cache id {id} in '{JellyTags.Name(tag)}'.");
+        }
+    }
+
+    // ---------------------------------------------------------------- receiving (read loop only)
+
+    /// <summary>Handles one complete top-level item. Throws <see cref="PbProtocolException"/> to close the connection.</summary>
+    public void HandleMessage(in ReadOnlySequence<byte> item)
+    {
+        var r = new BananaReader(item, _transport.Dialect, _transport.Limits);
+        if (!r.TryReadToken(out BananaToken list) || list.Kind != BananaTokenKind.List || list.Count == 0)
+        {
+            throw new PbProtocolException(list.Kind == BananaTokenKind.List ? "Empty list received." : "Non-list expression received.");
+        }
+        BananaToken command = Next(ref r);
+        if (command.Kind != BananaTokenKind.Bytes)
+        {
+            throw new PbProtocolException("A message must start with a command word.");
+        }
+        int count = list.Count;
+        int vocab = command.VocabIndex;
+        if (vocab == 0 && command.TryGetSpan(out ReadOnlySpan<byte> word))
+        {
+            vocab = BananaVocabulary.IndexOf(word);
+            if (vocab == 0 && word.SequenceEqual("didNotUnderstand"u8))
+            {
+                LogDidNotUnderstand(_logger);
+                return;
+            }
+        }
+        switch (vocab)
+        {
+            case 26: // message
+                Expect(count, 7, "message");
+                ReceiveMessage(ref r);
+                return;
+            case 27: // answer
+                Expect(count, 3, "answer");
+                ReceiveAnswer(ref r, isError: false);
+                return;
+            case 28: // error
+                Expect(count, 3, "error");
+                ReceiveAnswer(ref r, isError: true);
+                return;
+            case 29: // decref
+                Expect(count, 2, "decref");
+                ReceiveDecref(ReadInt(ref r));
+                return;
+            case 19: // version
+                Expect(count, 2, "version");
+                long version = ReadInt(ref r);
+                if (version != 6)
+                {
+                    throw new PbProtocolException($"Version Incompatibility: 6 {version}");
+                }
+                return;
+            case 25: // cachemessage: no caches exist yet, so the id is unknown (Twisted answers KeyError)
+            {
+                Expect(count, 7, "cachemessage");
+                long requestId = ReadInt(ref r);
+                long cacheId = ReadInt(ref r);
+                Next(ref r);
+                bool answer = ReadInt(ref r) != 0;
+                if (answer)
+                {
+                    SendError(requestId, new PbException(cacheId.ToString(System.Globalization.CultureInfo.InvariantCulture)) { RemoteTypeName = "builtins.KeyError" }, "cachemessage");
+                }
+                return;
+            }
+            case 30: // decache
+            case 31: // uncache
+                throw new PbProtocolException($"Unknown cache id in '{BananaVocabulary.GetWordText(vocab)}'.");
+            default:
+                throw new PbProtocolException("Unknown command received (Twisted closes the connection here too).");
+        }
+    }
+
+    private static void Expect(int count, int expected, string command)
+    {
+        if (count != expected)
+        {
+            throw new PbProtocolException($"'{command}' has {count - 1} fields instead of {expected - 1}.");
+        }
+    }
+
+    private static BananaToken Next(ref BananaReader r)
+    {
+        if (!r.TryReadToken(out BananaToken token))
+        {
+            throw new PbProtocolException("A message ended early.");
+        }
+        return token;
+    }
+
+    private static long ReadInt(ref BananaReader r)
+    {
+        BananaToken token = Next(ref r);
+        if (token.Kind != BananaTokenKind.Integer || token.IsBigInteger)
+        {
+            throw new PbProtocolException("A message field that must be an integer is not one.");
+        }
+        return token.Int64;
+    }
+
+    private void ReceiveMessage(ref BananaReader r)
+    {
+        long requestId = ReadInt(ref r);
+        BananaToken objectToken = Next(ref r);
+        BananaToken nameToken = Next(ref r);
+        bool answer = ReadInt(ref r) != 0;
+        if (nameToken.Kind != BananaTokenKind.Bytes)
+        {
+            throw new PbProtocolException("A method name must be a byte string.");
+        }
+        nameToken.TryGetSpan(out ReadOnlySpan<byte> name);
+        object? target = FindTarget(objectToken);
+        if (target is null)
+        {
+            Fail(requestId, answer, new PbException("Invalid Object ID"), name);
+            return;
+        }
+        PbTuple args;
+        PbDictionary? kwargs;
+        try
+        {
+            args = _unjellier.Unjelly(ref r, this) as PbTuple ?? throw new PbException("The arguments must be a tuple.") { RemoteTypeName = "builtins.TypeError" };
+            object? kw = _unjellier.Unjelly(ref r, this);
+            kwargs = kw as PbDictionary ?? (kw is null ? null : throw new PbException("The keyword arguments must be a dictionary.") { RemoteTypeName = "builtins.TypeError" });
+        }
+        catch (Exception e) when (e is JellyException or PbException)
+        {
+            Fail(requestId, answer, e, name);
+            return;
+        }
+        RemoteMethod? method;
+        try
+        {
+            method = RemoteMethodTable.For(target.GetType()).Find(name);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A type whose remote methods cannot be described (two methods with one name, ...): a bug in the
+            // application, reported for this call, logged, and never a reason to drop the connection.
+            Fail(requestId, answer, e, name);
+            return;
+        }
+        if (method is null)
+        {
+            Fail(requestId, answer, new PbException($"No such method: remote_{System.Text.Encoding.UTF8.GetString(name)}") { RemoteTypeName = "twisted.spread.flavors.NoSuchMethod" }, name);
+            return;
+        }
+        if (Interlocked.Increment(ref _runningInvocations) > _options.MaxConcurrentInvocations)
+        {
+            Interlocked.Decrement(ref _runningInvocations);
+            Fail(requestId, answer, new PbException($"Too many calls are running for this connection ({_options.MaxConcurrentInvocations}, BrokerOptions.MaxConcurrentInvocations)."), name);
+            return;
+        }
+        ValueTask<object?> result;
+        try
+        {
+            result = method.InvokeAsync(target, method.Bind(args, kwargs, _disconnected.Token));
+        }
+        catch (Exception e)
+        {
+            Interlocked.Decrement(ref _runningInvocations);
+            Fail(requestId, answer, e, method.Name);
+            return;
+        }
+        if (result.IsCompleted)
+        {
+            Interlocked.Decrement(ref _runningInvocations);
+            Complete(requestId, answer, result, method.Name);
+            return;
+        }
+        _ = CompleteLaterAsync(requestId, answer, result, method.Name);
+    }
+
+    private async Task CompleteLaterAsync(long requestId, bool answer, ValueTask<object?> result, string method)
+    {
+        try
+        {
+            object? value = await result.ConfigureAwait(false);
+            if (answer)
+            {
+                SendAnswer(requestId, value);
+            }
+        }
+        catch (Exception e)
+        {
+            Fail(requestId, answer, e, method);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _runningInvocations);
+        }
+    }
+
+    private void Complete(long requestId, bool answer, ValueTask<object?> result, string method)
+    {
+        object? value;
+        try
+        {
+            value = result.Result;
+        }
+        catch (Exception e)
+        {
+            Fail(requestId, answer, e, method);
+            return;
+        }
+        if (answer)
+        {
+            SendAnswer(requestId, value);
+        }
+    }
+
+    private void Fail(long requestId, bool answer, Exception error, ReadOnlySpan<byte> method) =>
+        Fail(requestId, answer, error, System.Text.Encoding.UTF8.GetString(method));
+
+    private void Fail(long requestId, bool answer, Exception error, string method)
+    {
+        if (answer)
+        {
+            SendError(requestId, error, method);
+        }
+        else if (error is not PbException)
+        {
+            LogOneWayFailed(_logger, method, error);
+        }
+    }
+
+    private object? FindTarget(in BananaToken objectToken)
+    {
+        if (objectToken.Kind == BananaTokenKind.Bytes)
+        {
+            return objectToken.TryGetSpan(out ReadOnlySpan<byte> id) && id.SequenceEqual(s_root) ? _root : null;
+        }
+        if (objectToken.Kind != BananaTokenKind.Integer || objectToken.IsBigInteger)
+        {
+            return null;
+        }
+        lock (_gate)
+        {
+            return _locals.TryGetValue(objectToken.Int64, out LocalObject? local) ? local.Value : null;
+        }
+    }
+
+    private void ReceiveAnswer(ref BananaReader r, bool isError)
+    {
+        long requestId = ReadInt(ref r);
+        PendingCall? pending;
+        lock (_gate)
+        {
+            if (!_pending.Remove(requestId, out pending))
+            {
+                throw new PbProtocolException($"'{(isError ? "error" : "answer")}' for request {requestId}, which is not pending.");
+            }
+        }
+        object? value;
+        try
+        {
+            value = _unjellier.Unjelly(ref r, this);
+        }
+        catch (Exception e) when (e is JellyException)
+        {
+            // Twisted closes the connection and never fires the caller's Deferred; we fail this call only.
+            pending.TrySetException(new JellyException($"The answer to '{pending.Method}' could not be read: {e.Message}", e));
+            return;
+        }
+        if (!isError)
+        {
+            pending.TrySetResult(value);
+        }
+        else
+        {
+            pending.TrySetException(value is CopyableFailure failure
+                ? failure.ToException()
+                : new RemoteException(PbValueFormatter.PythonTypeName(value), PbValueFormatter.Format(value)));
+        }
+    }
+
+    private void ReceiveDecref(long luid)
+    {
+        lock (_gate)
+        {
+            if (!_locals.TryGetValue(luid, out LocalObject? local))
+            {
+                throw new PbProtocolException($"decref for object {luid}, which is not exported.");
+            }
+            if (--local.RefCount == 0)
+            {
+                _locals.Remove(luid);
+                _localIds.Remove(local.Value);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- shutdown
+
+    /// <summary>The connection is gone: fail every pending call, drop the tables, tell whoever asked.</summary>
+    public void ConnectionLost(Exception? reason)
+    {
+        List<PendingCall> pending;
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+            _closed = true;
+            pending = [.. _pending.Values];
+            _pending.Clear();
+            _locals.Clear();
+            _localIds.Clear();
+            _root = null;
+        }
+        string why = reason is null ? "The connection was closed." : $"The connection was lost: {reason.Message}";
+        foreach (PendingCall call in pending)
+        {
+            call.TrySetException(new ConnectionLostException(why, reason));
+        }
+        try
+        {
+            _disconnected.Cancel();
+        }
+        catch (AggregateException e)
+        {
+            LogDisconnectCallbackFailed(_logger, e);
+        }
+    }
+
+    private sealed class LocalObject(object value)
+    {
+        public object Value { get; } = value;
+        public int RefCount { get; set; } = 1;
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Error, Message = "Remote method '{Method}' failed.")]
+    private static partial void LogMethodFailed(ILogger logger, string method, Exception exception);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "One-way call to '{Method}' failed.")]
+    private static partial void LogOneWayFailed(ILogger logger, string method, Exception exception);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Debug, Message = "The peer did not understand a command we sent.")]
+    private static partial void LogDidNotUnderstand(ILogger logger);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "A disconnect callback failed.")]
+    private static partial void LogDisconnectCallbackFailed(ILogger logger, Exception exception);
+}
+
+/// <summary>
+/// A call waiting for its answer. A cancelled call keeps its entry until the answer arrives (then dropped), so a
+/// late answer is never taken for a protocol error; <see cref="BrokerOptions.MaxPendingCalls"/> bounds the table.
+/// </summary>
+internal sealed class PendingCall() : TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously)
+{
+    public string Method { get; init; } = "";
+
+    public void CancelWith(CancellationToken token)
+    {
+        CancellationTokenRegistration registration = token.UnsafeRegister(static (state, t) => ((PendingCall)state!).TrySetCanceled(t), this);
+        Task.ContinueWith(static (_, r) => ((CancellationTokenRegistration)r!).Dispose(), registration, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+}

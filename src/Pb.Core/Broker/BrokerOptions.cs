@@ -1,0 +1,74 @@
+using Pb.Banana;
+using Pb.Jelly;
+
+namespace Pb;
+
+/// <summary>What one PB connection allows and how it behaves. Every limit states its default and its threat.</summary>
+public sealed class BrokerOptions
+{
+    private int _maxBrokerReferences = 1024;
+    private int _maxPendingCalls = 10_000;
+    private int _maxConcurrentInvocations = 10_000;
+    private long _maxOutgoingBufferSize = 32 * 1024 * 1024;
+
+    /// <summary>Copyable types and the unjelly allow-list. Default: none registered.</summary>
+    public JellyOptions Jelly { get; set; } = JellyOptions.Default;
+
+    /// <summary>Banana limits for reading and writing. Default: <see cref="BananaLimits.Default"/>.</summary>
+    public BananaLimits BananaLimits { get; set; } = BananaLimits.Default;
+
+    /// <summary>
+    /// Objects this side exports to the peer at once (Referenceables it holds references to). Default 1024, Twisted's
+    /// <c>MAX_BROKER_REFS</c>. Threat: a peer that makes us keep every object we ever sent. A call whose result would
+    /// pass the limit gets an error; after three such errors the connection closes, as in Twisted.
+    /// </summary>
+    public int MaxBrokerReferences
+    {
+        get => _maxBrokerReferences;
+        set => _maxBrokerReferences = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be at least 1.");
+    }
+
+    /// <summary>
+    /// Our own calls waiting for an answer on this connection. Default 10000. Threat: unbounded memory when the
+    /// peer stops answering. Past it, a new call fails at once with <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public int MaxPendingCalls
+    {
+        get => _maxPendingCalls;
+        set => _maxPendingCalls = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be at least 1.");
+    }
+
+    /// <summary>
+    /// The peer's calls running here at once (methods that have not finished). Default 10000. Threat: a peer that
+    /// starts more work than the server can hold. Past it, a call gets an error answer instead of running.
+    /// </summary>
+    public int MaxConcurrentInvocations
+    {
+        get => _maxConcurrentInvocations;
+        set => _maxConcurrentInvocations = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be at least 1.");
+    }
+
+    /// <summary>
+    /// Bytes waiting to be sent to the peer. Default 32 MiB (two maximum-size messages). Threat: a peer that stops
+    /// reading while we keep writing. Past it, the connection is closed.
+    /// </summary>
+    public long MaxOutgoingBufferSize
+    {
+        get => _maxOutgoingBufferSize;
+        set => _maxOutgoingBufferSize = value >= 1024 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be at least 1024.");
+    }
+
+    /// <summary>
+    /// Whether an unexpected exception's type and message reach the peer. Default false: the peer gets
+    /// <c>builtins.Exception</c> with a generic message (the method name only), like SignalR's detailed errors
+    /// switch. Twisted always sends the type and text (a deliberate difference, see docs/broker.md).
+    /// <see cref="PbException"/> messages are always sent.
+    /// </summary>
+    public bool DetailedErrors { get; set; }
+
+    /// <summary>Whether detailed errors include the stack trace (Twisted's <c>unsafeTracebacks</c>). Default false.</summary>
+    public bool IncludeTracebacks { get; set; }
+
+    /// <summary>The dialect a client asks for when the server offers it. Default <see cref="BananaDialect.Pb"/>.</summary>
+    public BananaDialect PreferredDialect { get; set; } = BananaDialect.Pb;
+}

@@ -1,0 +1,23 @@
+using Pb.Banana;
+
+namespace Pb.Jelly;
+
+/// <summary>
+/// The seam through which jelly reaches a PB broker (PB-WIRE.md 3.5) without depending on it: the broker writes
+/// the objects only it can name (Referenceables as <c>["remote", luid]</c>, references sent home as
+/// <c>["local", luid]</c>) and resolves those tags when they arrive.
+/// </summary>
+internal interface IJellyContext
+{
+    /// <summary>The avatar on whose behalf values are serialized (Twisted's "perspective"), or null.</summary>
+    object? Perspective { get; }
+
+    /// <summary>Writes <paramref name="value"/> if it is a broker object; false when it is not one.</summary>
+    bool TryWriteReference(object value, ref BananaWriter writer);
+
+    /// <summary>True when <paramref name="value"/> is one the broker writes (checked once per type in the first pass).</summary>
+    bool IsReference(object value);
+
+    /// <summary>Builds the value of a PB tag (<c>remote</c>, <c>local</c>, <c>cached</c>, <c>lcache</c>) with its id.</summary>
+    object? Resolve(JellyTag tag, long id);
+}

@@ -1,0 +1,325 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Pb.Banana;
+
+namespace Pb;
+
+/// <summary>
+/// One PB connection over a duplex pipe (a TCP socket, a WebSocket): dialect negotiation, then a broker fed by
+/// one read loop, with writes queued and flushed by one write loop so the reader never waits on the writer.
+/// </summary>
+public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
+{
+    private readonly IDuplexPipe _pipe;
+    private readonly bool _isServer;
+    private readonly BrokerOptions _options;
+    private readonly Func<PbConnection, object?>? _rootFactory;
+    private readonly ILogger _logger;
+    private readonly IAsyncDisposable? _owner;
+    private readonly BananaParser _parser;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _closing = new();
+    private readonly object _writeLock = new();
+    private readonly SemaphoreSlim _flushSignal = new(0);
+    private OutgoingBuffer _current = new();
+    private OutgoingBuffer _spare = new();
+    private bool _flushScheduled;
+    private bool _writesClosed;
+    private Exception? _closeReason;
+    private Broker? _broker;
+    private int _shutdown;
+
+    internal PbConnection(IDuplexPipe pipe, bool isServer, BrokerOptions options, Func<PbConnection, object?>? rootFactory, ILogger? logger, IAsyncDisposable? owner)
+    {
+        _pipe = pipe;
+        _isServer = isServer;
+        _options = options;
+        _rootFactory = rootFactory;
+        _logger = logger ?? NullLogger.Instance;
+        _owner = owner;
+        _parser = new BananaParser(BananaDialect.None, options.BananaLimits);
+    }
+
+    /// <summary>The negotiated dialect (<see cref="BananaDialect.None"/> until negotiation ends).</summary>
+    public BananaDialect Dialect { get; private set; }
+
+    /// <summary>The banana limits in force.</summary>
+    public BananaLimits Limits => _options.BananaLimits;
+
+    /// <summary>Completes when the connection has closed and everything waiting on it has been told.</summary>
+    public Task Completion => _completion.Task;
+
+    /// <summary>Why the connection closed, when it closed because of an error.</summary>
+    public Exception? CloseReason => _closeReason;
+
+    internal Broker Broker => _broker ?? throw new InvalidOperationException("The connection is not ready yet.");
+
+    /// <summary>Completes when negotiation is done and calls can flow.</summary>
+    public Task WhenReadyAsync(CancellationToken cancellationToken = default) => _ready.Task.WaitAsync(cancellationToken);
+
+    /// <summary>The peer's root object (after <see cref="WhenReadyAsync"/>).</summary>
+    public RemoteReference RootObject => Broker.RootReference;
+
+    /// <summary>How many of our objects the peer holds references to now (the root not counted).</summary>
+    public int ExportedObjectCount => _broker?.ExportedCount ?? 0;
+
+    internal void Start()
+    {
+        _ = WriteLoopAsync();
+        _ = ReadLoopAsync();
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    private async Task ReadLoopAsync()
+    {
+        Exception? reason = null;
+        PipeReader input = _pipe.Input;
+        try
+        {
+            if (_isServer)
+            {
+                SendRaw(BananaNegotiation.ServerOffer);
+            }
+            while (true)
+            {
+                ReadResult read = await input.ReadAsync(_closing.Token).ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = read.Buffer;
+                try
+                {
+                    while (true)
+                    {
+                        if (_broker is null)
+                        {
+                            if (!_parser.TryParse(ref buffer, out object? negotiation))
+                            {
+                                break;
+                            }
+                            Negotiate(negotiation);
+                            continue;
+                        }
+                        if (!_parser.TryParseItem(ref buffer, out ReadOnlySequence<byte> item))
+                        {
+                            break;
+                        }
+                        _broker.HandleMessage(item);
+                    }
+                }
+                finally
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                }
+                if (read.IsCompleted || read.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_closing.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is BananaException or PbProtocolException)
+        {
+            LogProtocolError(_logger, e.Message);
+            reason = e;
+        }
+        catch (Exception e)
+        {
+            LogUnexpectedError(_logger, e);
+            reason = e;
+        }
+        await ShutdownAsync(reason).ConfigureAwait(false);
+    }
+
+    private void Negotiate(object? message)
+    {
+        BananaDialect dialect;
+        if (_isServer)
+        {
+            dialect = BananaNegotiation.ParseChoice(message);
+        }
+        else
+        {
+            if (!BananaNegotiation.TrySelect(message, out dialect))
+            {
+                throw new PbProtocolException("The server offered no dialect we speak.");
+            }
+            if (dialect != _options.PreferredDialect && message is List<object?> offer
+                && offer.Exists(o => o is byte[] b && b.AsSpan().SequenceEqual(BananaNegotiation.ChoiceFor(_options.PreferredDialect)[2..])))
+            {
+                dialect = _options.PreferredDialect;
+            }
+            SendRaw(BananaNegotiation.ChoiceFor(dialect));
+        }
+        Dialect = dialect;
+        _parser.Dialect = dialect;
+        _broker = new Broker(this, _options, _rootFactory?.Invoke(this), _logger);
+        _broker.SendVersion();
+        _ready.TrySetResult();
+    }
+
+    // ---------------------------------------------------------------- writing
+
+    private void SendRaw(ReadOnlySpan<byte> bytes)
+    {
+        lock (_writeLock)
+        {
+            ThrowIfClosedForWrites();
+            bytes.CopyTo(_current.GetSpan(bytes.Length));
+            _current.Advance(bytes.Length);
+            ScheduleFlush();
+        }
+    }
+
+    void IBrokerTransport.Send<TState>(TState state, MessageWriter<TState> write)
+    {
+        lock (_writeLock)
+        {
+            ThrowIfClosedForWrites();
+            int mark = _current.WrittenCount;
+            var writer = new BananaWriter(_current, Dialect, _options.BananaLimits);
+            try
+            {
+                write(ref writer, state);
+                writer.Flush();
+            }
+            catch
+            {
+                _current.Truncate(mark);
+                throw;
+            }
+            if (_current.WrittenCount > _options.MaxOutgoingBufferSize)
+            {
+                _current.Truncate(mark);
+                var error = new PbProtocolException($"The peer is not reading: more than {_options.MaxOutgoingBufferSize} bytes wait to be sent (BrokerOptions.MaxOutgoingBufferSize).");
+                ((IBrokerTransport)this).Abort(error);
+                throw new ConnectionLostException(error.Message, error);
+            }
+            ScheduleFlush();
+        }
+    }
+
+    private void ThrowIfClosedForWrites()
+    {
+        if (_writesClosed)
+        {
+            throw new ConnectionLostException("The connection is closed.", _closeReason);
+        }
+    }
+
+    private void ScheduleFlush()
+    {
+        if (!_flushScheduled)
+        {
+            _flushScheduled = true;
+            _flushSignal.Release();
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        Exception? reason = null;
+        try
+        {
+            while (true)
+            {
+                await _flushSignal.WaitAsync(_closing.Token).ConfigureAwait(false);
+                OutgoingBuffer batch;
+                lock (_writeLock)
+                {
+                    batch = _current;
+                    _current = _spare;
+                    _spare = batch;
+                    _flushScheduled = false;
+                }
+                // Everything queued while the previous write was in flight goes out in one write.
+                FlushResult result = await _pipe.Output.WriteAsync(batch.WrittenMemory, _closing.Token).ConfigureAwait(false);
+                batch.Reset();
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_closing.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            reason = e;
+        }
+        await ShutdownAsync(reason).ConfigureAwait(false);
+    }
+
+    // ---------------------------------------------------------------- closing
+
+    void IBrokerTransport.Abort(Exception reason)
+    {
+        _closeReason ??= reason;
+        _closing.Cancel();
+    }
+
+    private async Task ShutdownAsync(Exception? reason)
+    {
+        if (Interlocked.Exchange(ref _shutdown, 1) != 0)
+        {
+            return;
+        }
+        _closeReason ??= reason;
+        lock (_writeLock)
+        {
+            _writesClosed = true;
+        }
+        if (!_closing.IsCancellationRequested)
+        {
+            // Give queued messages (an answer, an error) a moment to reach the peer before closing.
+            try
+            {
+                lock (_writeLock)
+                {
+                    ScheduleFlush();
+                }
+                await Task.Delay(10).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+            await _closing.CancelAsync().ConfigureAwait(false);
+        }
+        _ready.TrySetException(new ConnectionLostException("The connection closed before negotiation finished.", _closeReason));
+        _broker?.ConnectionLost(_closeReason);
+        await _pipe.Input.CompleteAsync().ConfigureAwait(false);
+        await _pipe.Output.CompleteAsync().ConfigureAwait(false);
+        if (_owner is not null)
+        {
+            await _owner.DisposeAsync().ConfigureAwait(false);
+        }
+        LogClosed(_logger, _closeReason?.Message ?? "closed");
+        _completion.TrySetResult();
+    }
+
+    /// <summary>Closes the connection: pending calls fail with <see cref="ConnectionLostException"/>.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _closing.CancelAsync().ConfigureAwait(false);
+        await ShutdownAsync(null).ConfigureAwait(false);
+        await _completion.Task.ConfigureAwait(false);
+        lock (_writeLock)
+        {
+            _current.Dispose();
+            _spare.Dispose();
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Closing the connection: the peer broke the protocol: {Reason}")]
+    private static partial void LogProtocolError(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Closing the connection after an unexpected error.")]
+    private static partial void LogUnexpectedError(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "Connection closed: {Reason}")]
+    private static partial void LogClosed(ILogger logger, string reason);
+}

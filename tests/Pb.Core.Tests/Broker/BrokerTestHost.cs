@@ -1,0 +1,130 @@
+using System.Net;
+using Pb.Jelly;
+
+namespace Pb.Tests.Broker;
+
+/// <summary>The objects the broker tests call, and a real TCP server and client around them.</summary>
+public sealed class TestRoot : Root
+{
+    public List<long> Ticks { get; } = [];
+
+    [Remote] public object? Echo(object? x) => x;
+
+    [Remote("add_one")] public long AddOne(long n) => n + 1;
+
+    [Remote] public object?[] Describe(long a, long b = 2, string? c = null) => [a, b, c];
+
+    [Remote] public void Fail(string message) => throw new PbException(message) { RemoteTypeName = "builtins.ValueError" };
+
+    [Remote] public void Crash() => throw new InvalidOperationException("secret connection string");
+
+    [Remote] public async Task<long> SlowAddAsync(long a, long b)
+    {
+        await Task.Delay(10);
+        return a + b;
+    }
+
+    [Remote] public Counter GetCounter(long start) => new() { Total = start };
+
+    [Remote] public long ReadCounter(object? counter) =>
+        counter is Counter c ? c.Total : throw new PbException("not my counter") { RemoteTypeName = "builtins.TypeError" };
+
+    [Remote] public Task<object?> CallBack(RemoteReference callback, object? value) => callback.CallRemoteAsync("got", value);
+
+    [Remote] public long TickOneWay(RemoteReference callback, long n)
+    {
+        for (long i = 0; i < n; i++)
+        {
+            callback.CallRemoteOneWay("tick", i);
+        }
+        return n;
+    }
+
+    [Remote] public Point GetPoint(int x, int y) => new() { X = x, Y = y, Label = "p" };
+
+    [Remote] public int SumPoint(Point p) => p.X + p.Y;
+
+    [Remote] public object Unsendable() => new UnregisteredThing();
+
+    [Remote] public async Task<long> WaitForeverAsync(CancellationToken cancellationToken)
+    {
+        await Task.Delay(Timeout.Infinite, cancellationToken);
+        return 0;
+    }
+
+    internal sealed class UnregisteredThing;
+}
+
+public sealed class Counter : Referenceable
+{
+    public long Total { get; set; }
+
+    [Remote] public long Increment(long by = 1) => Total += by;
+
+    [Remote("total")] public long GetTotal() => Total;
+}
+
+public sealed class Point : Copyable
+{
+    public int X { get; set; }
+    public int Y { get; set; }
+    public string? Label { get; set; }
+}
+
+public sealed class ClientCallback : Referenceable
+{
+    public List<long> Ticks { get; } = [];
+
+    public TaskCompletionSource AllTicks { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public int Expected { get; set; }
+
+    [Remote] public object?[] Got(object? value) => ["got", value];
+
+    [Remote] public void Tick(long i)
+    {
+        lock (Ticks)
+        {
+            Ticks.Add(i);
+            if (Ticks.Count == Expected)
+            {
+                AllTicks.TrySetResult();
+            }
+        }
+    }
+}
+
+internal sealed class BrokerTestHost : IAsyncDisposable
+{
+    public static BrokerOptions Options(bool detailedErrors = false) => new()
+    {
+        Jelly = new JellyOptions { Types = new JellyTypeRegistry().Add<Point>("pbinterop.Point") },
+        DetailedErrors = detailedErrors,
+    };
+
+    private BrokerTestHost(PbServer server, PbClient client, TestRoot root)
+    {
+        Server = server;
+        Client = client;
+        RootObject = root;
+    }
+
+    public PbServer Server { get; }
+    public PbClient Client { get; }
+    public TestRoot RootObject { get; }
+
+    public static async Task<BrokerTestHost> StartAsync(BrokerOptions? serverOptions = null, BrokerOptions? clientOptions = null)
+    {
+        var root = new TestRoot();
+        var server = new PbServer(root, serverOptions ?? Options());
+        server.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        PbClient client = await PbClient.ConnectAsync("127.0.0.1", server.Port, clientOptions ?? Options(), cancellationToken: TestContext.Current.CancellationToken);
+        return new BrokerTestHost(server, client, root);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Client.DisposeAsync();
+        await Server.DisposeAsync();
+    }
+}
