@@ -203,4 +203,26 @@ public sealed class BrokerTests
         Assert.Equal(BananaDialect.None, host.Client.Connection.Dialect);
         Assert.Equal("message", await root.CallRemoteAsync<string>("echo", "message"));
     }
+
+    [Fact]
+    public async Task A_bad_frame_closes_only_that_connection()
+    {
+        await using var host = await BrokerTestHost.StartAsync();
+        RemoteReference root = await host.Client.GetRootObjectAsync(Ct);
+        using var rogue = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await rogue.ConnectAsync(System.Net.IPAddress.Loopback, host.Server.Port, Ct);
+        // Choose "pb", then a string header claiming 4 GB.
+        await rogue.SendAsync(new byte[] { 0x02, 0x82, 0x70, 0x62, 0x02, 0x01, 0x01, 0x01, 0x01, 0x82 }, System.Net.Sockets.SocketFlags.None, Ct);
+        byte[] sink = new byte[1024];
+        int total = 0, n;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        while ((n = await rogue.ReceiveAsync(sink, System.Net.Sockets.SocketFlags.None, timeout.Token)) > 0)
+        {
+            total += n;
+        }
+        Assert.True(total > 0); // the offer and version came, then the server closed
+        Assert.Equal(6, await root.CallRemoteAsync<int>("add_one", 5));
+        Assert.Single(host.Server.Connections);
+    }
 }

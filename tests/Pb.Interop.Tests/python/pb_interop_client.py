@@ -46,6 +46,7 @@ except ImportError as e:
 CONNECT_TIMEOUT = 10.0  # seconds to get the root object, else exit 2
 OVERALL_TIMEOUT = 60.0  # seconds for the whole scenario
 CASE_TIMEOUT = 15.0  # seconds for one case (never more than what is left of the overall timeout)
+ECHO_CALL_TIMEOUT = 3.0  # seconds for one echo in "echo types"
 POLL_INTERVAL = 0.02  # seconds between two checks of a condition we wait for
 
 # The copy tag both sides use for the Point Copyable (bytes on the wire, as a raw banana string).
@@ -74,9 +75,15 @@ class ClientPoint(pb.Copyable):
     def getStateToCopy(self):
         return {"x": self.x, "y": self.y, "label": self.label}
 
+    def __repr__(self):
+        return f"ClientPoint({self.x!r}, {self.y!r}, {self.label!r})"
+
 
 class PointCopy(pb.RemoteCopy):
     """What a Point sent by the server becomes here (the default setCopyableState copies the state dict)."""
+
+    def __repr__(self):
+        return f"PointCopy({self.__dict__!r})"
 
 
 # The tag may be given as str or bytes: Twisted encodes a str to UTF-8 and registers (and allows) the bytes.
@@ -87,10 +94,12 @@ class ClientCallback(pb.Referenceable):
     """The client's own Referenceable, passed to call_back and tick_oneway."""
 
     def __init__(self):
+        self.got = []
         self.ticks = []
 
-    # got(value): answers ["got", value].
+    # got(value): answers ["got", value] (and records value).
     def remote_got(self, value):
+        self.got.append(value)
         return ["got", value]
 
     # tick(i): records i (the server sends these with answerRequired 0).
@@ -129,6 +138,8 @@ class Context:
         self.broker = root.broker
         self.callback = ClientCallback()
         self.counter = None  # the RemoteReference from "counter reference", dropped by "decref"
+        self.lost = defer.Deferred()  # fires when the connection closes
+        self.broker.notifyOnDisconnect(lambda: self.lost.callback(None))
 
 
 def short(value, limit=300):
@@ -146,6 +157,8 @@ def describe_failure(f):
     """
     if not isinstance(f, failure.Failure):
         return type(f).__name__, str(f)
+    if f.check(defer.TimeoutError):
+        return "timeout", f"no answer within {f.value.args[0]:g} s" if f.value.args else "no answer in time"
     kind = f.type
     if isinstance(kind, bytes):
         kind = kind.decode("utf-8", "replace")
@@ -165,8 +178,15 @@ def describe_failure(f):
 
 
 def settle(d):
-    """Deferred firing with (True, result) or (False, failure) instead of failing."""
-    return d.addCallbacks(lambda result: (True, result), lambda f: (False, f))
+    """Deferred firing with (True, result) or (False, failure) instead of failing.
+
+    A CancelledError still fails it: that is the case being stopped (timeout or lost connection), not an answer.
+    """
+
+    def failed(f):
+        return f if f.check(defer.CancelledError) else (False, f)
+
+    return d.addCallbacks(lambda result: (True, result), failed)
 
 
 @defer.inlineCallbacks
@@ -250,12 +270,17 @@ def echo_values():
     return [(short(v, 80), v) for v in values]
 
 
+def echo(ctx, value):
+    """root.echo(value) with its own timeout, so that one value without an answer does not hide the others."""
+    return defer.maybeDeferred(ctx.root.callRemote, "echo", value).addTimeout(ECHO_CALL_TIMEOUT, reactor)
+
+
 @defer.inlineCallbacks
 def case_echo_types(ctx):
     problems = []
     values = echo_values()
     for label, value in values:
-        ok, result = yield settle(defer.maybeDeferred(ctx.root.callRemote, "echo", value))
+        ok, result = yield settle(echo(ctx, value))
         if not ok:
             problems.append("{}: error {}: {}".format(label, *describe_failure(result)))
         elif not same(value, result):
@@ -263,7 +288,7 @@ def case_echo_types(ctx):
     # A list that contains itself: [1, "two", <itself>].
     cyclic = [1, "two"]
     cyclic.append(cyclic)
-    ok, result = yield settle(defer.maybeDeferred(ctx.root.callRemote, "echo", cyclic))
+    ok, result = yield settle(echo(ctx, cyclic))
     if not ok:
         problems.append("self-containing list: error {}: {}".format(*describe_failure(result)))
     elif not (type(result) is list and len(result) == 3 and same(result[0], 1) and same(result[1], "two")
@@ -330,7 +355,9 @@ def case_reference_sent_back(ctx):
 
 @defer.inlineCallbacks
 def case_callback(ctx):
+    del ctx.callback.got[:]
     expect("call_back(callback, 'hi')", ["got", "hi"], (yield call(ctx.root, "call_back", ctx.callback, "hi")))
+    expect("values the server passed to callback.got", ["hi"], ctx.callback.got)
     return ""
 
 
@@ -505,6 +532,16 @@ def run(args, report, selected):
         return 2
     ctx = Context(factory, root)
     deadline = time.monotonic() + OVERALL_TIMEOUT
+    lost_in = None  # the case during which the connection closed unexpectedly
+    current = {"name": None, "deferred": None}  # the case running now
+
+    def on_lost(_):
+        # A lost connection normally fails pending calls at once, but an answer Twisted cannot unjelly is dropped
+        # together with the connection and would leave its call waiting: stop the running case after 1 s.
+        if current["deferred"] is not None and current["name"] != "disconnect notification":
+            reactor.callLater(1.0, current["deferred"].cancel)  # no-op if the case is over by then
+
+    ctx.lost.addCallback(on_lost)
     for name, run_case in CASES:
         if name not in selected:
             continue
@@ -512,17 +549,27 @@ def run(args, report, selected):
         if remaining <= 0:
             report.case(name, False, f"not run: the overall {OVERALL_TIMEOUT:g} s timeout was reached")
             continue
+        if ctx.broker.disconnected:
+            report.case(name, False, f"not run: the connection was lost during {lost_in!r}")
+            continue
         limit = min(CASE_TIMEOUT, remaining)
+        current["name"], current["deferred"] = name, run_case(ctx).addTimeout(limit, reactor)
         try:
-            detail = yield run_case(ctx).addTimeout(limit, reactor)
+            detail = yield current["deferred"]
             report.case(name, True, detail or "")
         except CaseFailed as e:
             report.case(name, False, str(e))
         except defer.TimeoutError:
             report.case(name, False, f"no result within {limit:.1f} s" +
                         (f" (overall {OVERALL_TIMEOUT:g} s timeout)" if limit < CASE_TIMEOUT else ""))
+        except defer.CancelledError:
+            report.case(name, False, "the connection was lost while a call was waiting for its answer "
+                                     "(Twisted closes it when an answer cannot be unjellied; see stderr)")
         except Exception as e:
             report.case(name, False, f"unexpected {type(e).__name__}: {e}")
+        current["name"], current["deferred"] = None, None
+        if ctx.broker.disconnected and lost_in is None:
+            lost_in = name
     factory.disconnect()
     return 0 if report.failed == 0 else 1
 
