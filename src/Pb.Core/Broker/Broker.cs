@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Pb.Banana;
@@ -43,6 +44,8 @@ internal sealed partial class Broker : IJellyContext
     private readonly Dictionary<long, LocalObject> _locals = new();
     private readonly Dictionary<object, long> _localIds = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<long, PendingCall> _pending = new();
+    private readonly Dictionary<(Viewable, object?), ViewPoint> _viewPoints = new(ViewPointKeyComparer.Instance);
+    private object? _sendingPerspective;   // under the write lock: the avatar a message is serialized for
     private readonly List<long> _exportedInThisMessage = new();
     private readonly CancellationTokenSource _disconnected = new();
     private object? _root;
@@ -71,7 +74,7 @@ internal sealed partial class Broker : IJellyContext
 
     public bool IsClosed => Volatile.Read(ref _closed);
 
-    public object? Perspective => null;
+    public object? Perspective => _sendingPerspective;
 
     /// <summary>How many objects the peer holds references to (the root not counted).</summary>
     public int ExportedCount
@@ -220,16 +223,24 @@ internal sealed partial class Broker : IJellyContext
         _exportedInThisMessage.Clear();
     }
 
-    private void SendAnswer(long requestId, object? result)
+    private void SendAnswer(long requestId, object? result, object? perspective)
     {
         try
         {
-            SendTransactional((this, requestId, result), static (ref BananaWriter w, (Broker Self, long RequestId, object? Result) s) =>
+            SendTransactional((this, requestId, result, perspective), static (ref BananaWriter w, (Broker Self, long RequestId, object? Result, object? Perspective) s) =>
             {
                 w.WriteListHeader(3);
                 w.WriteBytes("answer"u8);
                 w.WriteInt(s.RequestId);
-                s.Self._jellier.Jelly(ref w, s.Result, s.Self);
+                s.Self._sendingPerspective = s.Perspective;
+                try
+                {
+                    s.Self._jellier.Jelly(ref w, s.Result, s.Self);
+                }
+                finally
+                {
+                    s.Self._sendingPerspective = null;
+                }
             });
         }
         catch (Exception e) when (e is JellyException or BananaException or PbException)
@@ -294,7 +305,7 @@ internal sealed partial class Broker : IJellyContext
 
     // ---------------------------------------------------------------- exports and references (IJellyContext)
 
-    public bool IsReference(object value) => value is Referenceable or RemoteReference;
+    public bool IsReference(object value) => value is Referenceable or RemoteReference or Viewable;
 
     public bool TryWriteReference(object value, ref BananaWriter writer)
     {
@@ -305,6 +316,21 @@ internal sealed partial class Broker : IJellyContext
                 writer.WriteListHeader(2);
                 writer.WriteBytes("remote"u8);
                 writer.WriteInt(luid);
+                return true;
+            case Viewable viewable:
+                // One ViewPoint per (viewable, perspective): the same viewable sent for the same avatar keeps its id.
+                ViewPoint point;
+                lock (_gate)
+                {
+                    if (!_viewPoints.TryGetValue((viewable, _sendingPerspective), out point!))
+                    {
+                        point = new ViewPoint(viewable, _sendingPerspective);
+                        _viewPoints.Add((viewable, _sendingPerspective), point);
+                    }
+                }
+                writer.WriteListHeader(2);
+                writer.WriteBytes("remote"u8);
+                writer.WriteInt(Export(point));
                 return true;
             case RemoteReference reference:
                 if (!ReferenceEquals(reference.Broker, this))
@@ -506,6 +532,18 @@ internal sealed partial class Broker : IJellyContext
             Fail(requestId, answer, e, name);
             return;
         }
+        // Twisted's three kinds of callee: a ViewPoint calls its Viewable with the perspective it was sent for; an
+        // avatar's calls run with the avatar as the perspective; other objects have none.
+        object? perspective = null;
+        if (target is ViewPoint viewPoint)
+        {
+            perspective = viewPoint.Perspective;
+            target = viewPoint.Viewable;
+        }
+        else if (target is Avatar)
+        {
+            perspective = target;
+        }
         RemoteMethod? method;
         try
         {
@@ -532,7 +570,7 @@ internal sealed partial class Broker : IJellyContext
         ValueTask<object?> result;
         try
         {
-            result = method.InvokeAsync(target, method.Bind(args, kwargs, _disconnected.Token));
+            result = method.InvokeAsync(target, method.Bind(args, kwargs, _disconnected.Token, perspective));
         }
         catch (Exception e)
         {
@@ -543,20 +581,20 @@ internal sealed partial class Broker : IJellyContext
         if (result.IsCompleted)
         {
             Interlocked.Decrement(ref _runningInvocations);
-            Complete(requestId, answer, result, method.Name);
+            Complete(requestId, answer, result, method.Name, perspective);
             return;
         }
-        _ = CompleteLaterAsync(requestId, answer, result, method.Name);
+        _ = CompleteLaterAsync(requestId, answer, result, method.Name, perspective);
     }
 
-    private async Task CompleteLaterAsync(long requestId, bool answer, ValueTask<object?> result, string method)
+    private async Task CompleteLaterAsync(long requestId, bool answer, ValueTask<object?> result, string method, object? perspective)
     {
         try
         {
             object? value = await result.ConfigureAwait(false);
             if (answer)
             {
-                SendAnswer(requestId, value);
+                SendAnswer(requestId, value, perspective);
             }
         }
         catch (Exception e)
@@ -569,7 +607,7 @@ internal sealed partial class Broker : IJellyContext
         }
     }
 
-    private void Complete(long requestId, bool answer, ValueTask<object?> result, string method)
+    private void Complete(long requestId, bool answer, ValueTask<object?> result, string method, object? perspective)
     {
         object? value;
         try
@@ -583,7 +621,7 @@ internal sealed partial class Broker : IJellyContext
         }
         if (answer)
         {
-            SendAnswer(requestId, value);
+            SendAnswer(requestId, value, perspective);
         }
     }
 
@@ -664,6 +702,10 @@ internal sealed partial class Broker : IJellyContext
             {
                 _locals.Remove(luid);
                 _localIds.Remove(local.Value);
+                if (local.Value is ViewPoint point)
+                {
+                    _viewPoints.Remove((point.Viewable, point.Perspective));
+                }
             }
         }
     }
@@ -685,6 +727,7 @@ internal sealed partial class Broker : IJellyContext
             _pending.Clear();
             _locals.Clear();
             _localIds.Clear();
+            _viewPoints.Clear();
             _root = null;
         }
         string why = reason is null ? "The connection was closed." : $"The connection was lost: {reason.Message}";
@@ -700,6 +743,15 @@ internal sealed partial class Broker : IJellyContext
         {
             LogDisconnectCallbackFailed(_logger, e);
         }
+    }
+
+    private sealed class ViewPointKeyComparer : IEqualityComparer<(Viewable, object?)>
+    {
+        public static readonly ViewPointKeyComparer Instance = new();
+
+        public bool Equals((Viewable, object?) x, (Viewable, object?) y) => ReferenceEquals(x.Item1, y.Item1) && ReferenceEquals(x.Item2, y.Item2);
+
+        public int GetHashCode((Viewable, object?) key) => HashCode.Combine(RuntimeHelpers.GetHashCode(key.Item1), key.Item2 is null ? 0 : RuntimeHelpers.GetHashCode(key.Item2));
     }
 
     private sealed class LocalObject(object value)

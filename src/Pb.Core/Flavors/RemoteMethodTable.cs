@@ -28,7 +28,7 @@ internal sealed class RemoteMethodTable
                 continue;
             }
             string name = attribute.Name ?? DefaultName(method.Name);
-            if (!methods.TryAdd(name, new RemoteMethod(name, method)))
+            if (!methods.TryAdd(name, new RemoteMethod(name, method, firstIsPerspective: typeof(Viewable).IsAssignableFrom(type))))
             {
                 throw new InvalidOperationException($"{type.FullName} has two remote methods named '{name}'. Give one another name with [Remote(\"...\")].");
             }
@@ -80,22 +80,28 @@ internal sealed class RemoteMethod
     private readonly Parameter[] _parameters;
     private readonly int _wireParameterCount;
 
-    public RemoteMethod(string name, MethodInfo method)
+    public RemoteMethod(string name, MethodInfo method, bool firstIsPerspective = false)
     {
         Name = name;
         ParameterInfo[] parameters = method.GetParameters();
+        if (firstIsPerspective && parameters.Length == 0)
+        {
+            throw new InvalidOperationException($"Remote method {method.DeclaringType?.Name}.{method.Name} of a Viewable must take the perspective as its first parameter.");
+        }
         _parameters = new Parameter[parameters.Length];
         for (int i = 0; i < parameters.Length; i++)
         {
             ParameterInfo p = parameters[i];
-            bool isToken = p.ParameterType == typeof(CancellationToken);
+            ParameterKind kind = firstIsPerspective && i == 0 ? ParameterKind.Perspective
+                : p.ParameterType == typeof(CancellationToken) ? ParameterKind.CancellationToken
+                : ParameterKind.Wire;
             _parameters[i] = new Parameter(
                 p.GetCustomAttribute<PbNameAttribute>()?.Name ?? p.Name ?? $"arg{i}",
                 p.ParameterType,
                 p.HasDefaultValue || IsNullable(p),
                 p.HasDefaultValue ? (p.DefaultValue is DBNull ? null : p.DefaultValue) : null,
-                isToken);
-            if (!isToken)
+                kind);
+            if (kind == ParameterKind.Wire)
             {
                 _wireParameterCount++;
             }
@@ -108,7 +114,7 @@ internal sealed class RemoteMethod
 
     /// <summary>Binds positional and keyword arguments to the parameters, Python style.</summary>
     /// <exception cref="PbException">Wrong count, unknown keyword, or a value of the wrong type (a TypeError for the peer).</exception>
-    public object?[] Bind(PbTuple args, PbDictionary? kwargs, CancellationToken cancellationToken)
+    public object?[] Bind(PbTuple args, PbDictionary? kwargs, CancellationToken cancellationToken, object? perspective = null)
     {
         if (args.Count > _wireParameterCount)
         {
@@ -119,9 +125,18 @@ internal sealed class RemoteMethod
         int positional = 0;
         for (int i = 0; i < _parameters.Length; i++)
         {
-            if (_parameters[i].IsCancellationToken)
+            if (_parameters[i].Kind == ParameterKind.CancellationToken)
             {
                 bound[i] = cancellationToken;
+                filled[i] = true;
+            }
+            else if (_parameters[i].Kind == ParameterKind.Perspective)
+            {
+                if (perspective is not null && !_parameters[i].Type.IsInstanceOfType(perspective))
+                {
+                    throw TypeError($"{Name}() is not available to this perspective");
+                }
+                bound[i] = perspective;
                 filled[i] = true;
             }
             else if (positional < args.Count)
@@ -140,7 +155,7 @@ internal sealed class RemoteMethod
                     byte[] b => Encoding.UTF8.GetString(b),
                     _ => throw TypeError($"{Name}() keywords must be strings"),
                 };
-                int index = Array.FindIndex(_parameters, p => !p.IsCancellationToken && p.Name == key);
+                int index = Array.FindIndex(_parameters, p => p.Kind == ParameterKind.Wire && p.Name == key);
                 if (index < 0)
                 {
                     throw TypeError($"{Name}() got an unexpected keyword argument '{key}'");
@@ -258,5 +273,7 @@ internal sealed class RemoteMethod
         static async ValueTask<object?> Await(ValueTask<T> t) => await t.ConfigureAwait(false);
     }
 
-    private sealed record Parameter(string Name, Type Type, bool IsOptional, object? Default, bool IsCancellationToken);
+    private enum ParameterKind : byte { Wire, CancellationToken, Perspective }
+
+    private sealed record Parameter(string Name, Type Type, bool IsOptional, object? Default, ParameterKind Kind);
 }

@@ -52,7 +52,27 @@ public sealed class TestRoot : Root
         return 0;
     }
 
+    [Remote] public ChatUser Join(string name) => new(name, Room);
+
+    [Remote] public ChatRoom Lobby() => Room;
+
+    public ChatRoom Room { get; } = new();
+
     internal sealed class UnregisteredThing;
+}
+
+public sealed class ChatUser(string name, ChatRoom room) : Avatar
+{
+    public string Name { get; } = name;
+
+    [Remote] public ChatRoom GetRoom() => room;
+
+    [Remote] public string WhoAmI() => Name;
+}
+
+public sealed class ChatRoom : Viewable
+{
+    [Remote] public string Say(ChatUser? who, string text) => $"{who?.Name ?? "nobody"}: {text}";
 }
 
 public sealed class Counter : Referenceable

@@ -225,4 +225,28 @@ public sealed class BrokerTests
         Assert.Equal(6, await root.CallRemoteAsync<int>("add_one", 5));
         Assert.Single(host.Server.Connections);
     }
+
+    [Fact]
+    public async Task A_viewable_sees_each_caller_through_its_own_avatar()
+    {
+        await using var host = await BrokerTestHost.StartAsync();
+        RemoteReference root = await host.Client.GetRootObjectAsync(Ct);
+        using var alice = await root.CallRemoteAsync<RemoteReference>("join", "alice");
+        using var bob = await root.CallRemoteAsync<RemoteReference>("join", "bob");
+        Assert.Equal("alice", await alice.CallRemoteAsync<string>("whoAmI"));
+
+        using var aliceRoom = await alice.CallRemoteAsync<RemoteReference>("getRoom");
+        using var bobRoom = await bob.CallRemoteAsync<RemoteReference>("getRoom");
+        Assert.Equal("alice: hi", await aliceRoom.CallRemoteAsync<string>("say", "hi"));
+        Assert.Equal("bob: hello", await bobRoom.CallRemoteAsync<string>("say", "hello"));
+        Assert.NotEqual(aliceRoom, bobRoom);
+
+        // The same viewable for the same avatar keeps its id (Twisted reuses the ViewPoint).
+        using var aliceRoomAgain = await alice.CallRemoteAsync<RemoteReference>("getRoom");
+        Assert.Equal(aliceRoom, aliceRoomAgain);
+
+        // Sent outside any avatar's call, the viewable has no perspective.
+        using var lobby = await root.CallRemoteAsync<RemoteReference>("lobby");
+        Assert.Equal("nobody: hey", await lobby.CallRemoteAsync<string>("say", "hey"));
+    }
 }
