@@ -29,7 +29,7 @@ internal interface IBrokerTransport
 /// reference counts, our pending calls, and the handling of every message of PB-WIRE.md section 3.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The disconnect token outlives the broker: references read it after the connection closed. A CancellationTokenSource without a timer holds nothing to release.")]
-internal sealed partial class Broker : IJellyContext
+internal sealed partial class Broker : IJellyContext, ICacheHolder
 {
     private static readonly byte[] s_root = "root"u8.ToArray();
 
@@ -46,7 +46,10 @@ internal sealed partial class Broker : IJellyContext
     private readonly Dictionary<long, PendingCall> _pending = new();
     private readonly Dictionary<(Viewable, object?), ViewPoint> _viewPoints = new(ViewPointKeyComparer.Instance);
     private object? _sendingPerspective;   // under the write lock: the avatar a message is serialized for
-    private readonly List<long> _exportedInThisMessage = new();
+    private readonly List<(long Id, ExportKind Kind)> _exportedInThisMessage = new();
+    private readonly Dictionary<long, OwnedCache> _caches = new();
+    private readonly Dictionary<Cacheable, long> _cacheIds = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<long, RemoteCache> _held = new();
     private readonly CancellationTokenSource _disconnected = new();
     private object? _root;
     private long _nextLuid;
@@ -97,7 +100,23 @@ internal sealed partial class Broker : IJellyContext
         w.WriteInt(6);
     });
 
-    public Task<object?> CallAsync(RemoteReference target, string method, object?[] args, IReadOnlyDictionary<string, object?>? kwargs, bool answerRequired, CancellationToken cancellationToken)
+    public Task<object?> CallAsync(RemoteReference target, string method, object?[] args, IReadOnlyDictionary<string, object?>? kwargs, bool answerRequired, CancellationToken cancellationToken) =>
+        CallCoreAsync(target, 0, method, args, kwargs, answerRequired, cancellationToken);
+
+    /// <summary>A <c>cachemessage</c>: calls a method of the peer's copy of our cache <paramref name="cacheId"/>.</summary>
+    public Task<object?> CallCacheAsync(long cacheId, string method, object?[] args, bool answerRequired)
+    {
+        lock (_gate)
+        {
+            if (!_closed && !_caches.ContainsKey(cacheId))
+            {
+                throw new InvalidOperationException("The peer no longer observes this cache.");
+            }
+        }
+        return CallCoreAsync(null, cacheId, method, args, null, answerRequired, CancellationToken.None);
+    }
+
+    private Task<object?> CallCoreAsync(RemoteReference? target, long cacheId, string method, object?[] args, IReadOnlyDictionary<string, object?>? kwargs, bool answerRequired, CancellationToken cancellationToken)
     {
         PendingCall? pending = answerRequired ? new PendingCall { Method = method } : null;
         long requestId;
@@ -119,12 +138,16 @@ internal sealed partial class Broker : IJellyContext
         }
         try
         {
-            SendTransactional((this, requestId, target, method, args, kwargs, answerRequired), static (ref BananaWriter w, (Broker Self, long RequestId, RemoteReference Target, string Method, object?[] Args, IReadOnlyDictionary<string, object?>? Kwargs, bool Answer) s) =>
+            SendTransactional((this, requestId, target, cacheId, method, args, kwargs, answerRequired), static (ref BananaWriter w, (Broker Self, long RequestId, RemoteReference? Target, long CacheId, string Method, object?[] Args, IReadOnlyDictionary<string, object?>? Kwargs, bool Answer) s) =>
             {
                 w.WriteListHeader(7);
-                w.WriteBytes("message"u8);
+                w.WriteBytes(s.Target is null ? "cachemessage"u8 : "message"u8);
                 w.WriteInt(s.RequestId);
-                if (s.Target.IsRoot)
+                if (s.Target is null)
+                {
+                    w.WriteInt(s.CacheId);
+                }
+                else if (s.Target.IsRoot)
                 {
                     w.WriteBytes(s_root);
                 }
@@ -211,17 +234,27 @@ internal sealed partial class Broker : IJellyContext
     {
         lock (_gate)
         {
-            foreach (long luid in _exportedInThisMessage)
+            foreach ((long id, ExportKind kind) in _exportedInThisMessage)
             {
-                if (_locals.TryGetValue(luid, out LocalObject? local) && --local.RefCount == 0)
+                if (kind == ExportKind.Reference)
                 {
-                    _locals.Remove(luid);
-                    _localIds.Remove(local.Value);
+                    if (_locals.TryGetValue(id, out LocalObject? local) && --local.RefCount == 0)
+                    {
+                        _locals.Remove(id);
+                        _localIds.Remove(local.Value);
+                    }
+                }
+                else if (_caches.TryGetValue(id, out OwnedCache? cache) && (kind == ExportKind.NewCache || --cache.RefCount == 0))
+                {
+                    _caches.Remove(id);
+                    _cacheIds.Remove(cache.Cacheable);
                 }
             }
         }
         _exportedInThisMessage.Clear();
     }
+
+    private enum ExportKind : byte { Reference, NewCache, CacheAgain }
 
     private void SendAnswer(long requestId, object? result, object? perspective)
     {
@@ -305,7 +338,7 @@ internal sealed partial class Broker : IJellyContext
 
     // ---------------------------------------------------------------- exports and references (IJellyContext)
 
-    public bool IsReference(object value) => value is Referenceable or RemoteReference or Viewable;
+    public bool IsReference(object value) => value is Referenceable or RemoteReference or Viewable or RemoteCache;
 
     public bool TryWriteReference(object value, ref BananaWriter writer)
     {
@@ -332,6 +365,13 @@ internal sealed partial class Broker : IJellyContext
                 writer.WriteBytes("remote"u8);
                 writer.WriteInt(Export(point));
                 return true;
+            case RemoteCache held when ReferenceEquals(held.Holder, this):
+                writer.WriteListHeader(2);
+                writer.WriteBytes("lcache"u8);
+                writer.WriteInt(held.CacheId);
+                return true;
+            case RemoteCache:
+                throw new JellyException("A RemoteCache can only be sent back over the connection it came from.");
             case RemoteReference reference:
                 if (!ReferenceEquals(reference.Broker, this))
                 {
@@ -367,7 +407,7 @@ internal sealed partial class Broker : IJellyContext
             }
             else
             {
-                if (_locals.Count >= _options.MaxBrokerReferences)
+                if (_locals.Count + _caches.Count >= _options.MaxBrokerReferences)
                 {
                     if (++_referenceLimitViolations > 3)
                     {
@@ -379,7 +419,7 @@ internal sealed partial class Broker : IJellyContext
                 _locals.Add(luid, new LocalObject(value));
                 _localIds.Add(value, luid);
             }
-            _exportedInThisMessage.Add(luid);
+            _exportedInThisMessage.Add((luid, ExportKind.Reference));
             return luid;
         }
     }
@@ -396,10 +436,177 @@ internal sealed partial class Broker : IJellyContext
                     // Twisted: an unknown id silently becomes None.
                     return _locals.TryGetValue(id, out LocalObject? local) ? local.Value : null;
                 }
-            default:
-                // No Cacheables are held or owned yet: every cache id is unknown (Twisted: KeyError).
-                throw new JellyException($"Unknown cache id {id} in '{JellyTags.Name(tag)}'.");
+            case JellyTag.Cached:
+                lock (_gate)
+                {
+                    if (_held.TryGetValue(id, out RemoteCache? held))
+                    {
+                        _heldOccurrences[id] = _heldOccurrences.GetValueOrDefault(id) + 1;
+                        return held;
+                    }
+                }
+                throw new JellyException($"Unknown cache id {id} in 'cached' (KeyError).");
+            default: // lcache: our own Cacheable, sent back
+                lock (_gate)
+                {
+                    if (_caches.TryGetValue(id, out OwnedCache? owned))
+                    {
+                        return owned.Cacheable;
+                    }
+                }
+                throw new JellyException($"Unknown cache id {id} in 'lcache' (KeyError).");
         }
+    }
+
+    public CacheForm? PrepareCache(object value)
+    {
+        if (value is not Cacheable cacheable)
+        {
+            return null;
+        }
+        long id;
+        lock (_gate)
+        {
+            if (_cacheIds.TryGetValue(cacheable, out id))
+            {
+                _caches[id].RefCount++;
+                _exportedInThisMessage.Add((id, ExportKind.CacheAgain));
+                return new CacheForm(id, false, [], null);
+            }
+            if (_locals.Count + _caches.Count >= _options.MaxBrokerReferences)
+            {
+                throw new PbException($"Maximum PB reference count exceeded ({_options.MaxBrokerReferences}, BrokerOptions.MaxBrokerReferences).");
+            }
+            id = ++_nextLuid;
+        }
+        CopyableType type = _jellyOptions.Types.Find(cacheable.GetType())
+            ?? throw new JellyException($"Cannot send the Cacheable {cacheable.GetType().FullName}: register its tag with JellyTypeRegistry.AddCacheable.");
+        var observer = new CacheObserver(this, id, _sendingPerspective);
+        object? state = cacheable.GetStateToCacheAndObserveFor(_sendingPerspective, observer);
+        lock (_gate)
+        {
+            _caches.Add(id, new OwnedCache(cacheable, observer));
+            _cacheIds.Add(cacheable, id);
+            _exportedInThisMessage.Add((id, ExportKind.NewCache));
+        }
+        return new CacheForm(id, true, type.TagUtf8, state);
+    }
+
+    public object ReceiveCache(long id, CopyableType type)
+    {
+        if (type.CreateBlank!() is not RemoteCache cache)
+        {
+            throw new JellyException($"'{type.Tag}' arrived as a cache, but {type.Type.Name} is not a RemoteCache.");
+        }
+        cache.Holder = this;
+        cache.CacheId = id;
+        lock (_gate)
+        {
+            _held[id] = cache;
+            _heldOccurrences[id] = 1;
+        }
+        return cache;
+    }
+
+    /// <summary>The holder released its copy: one <c>decache</c> for every time it was received.</summary>
+    void ICacheHolder.Release(RemoteCache cache)
+    {
+        int count;
+        lock (_gate)
+        {
+            if (_closed || !_held.TryGetValue(cache.CacheId, out RemoteCache? held) || !ReferenceEquals(held, cache))
+            {
+                return;
+            }
+            count = _heldOccurrences.GetValueOrDefault(cache.CacheId);
+            _heldOccurrences[cache.CacheId] = 0;
+        }
+        for (int i = 0; i < count; i++)
+        {
+            try
+            {
+                _transport.Send(cache.CacheId, static (ref BananaWriter w, long id) =>
+                {
+                    w.WriteListHeader(2);
+                    w.WriteBytes("decache"u8);
+                    w.WriteInt(id);
+                });
+            }
+            catch (Exception e) when (e is DeadReferenceException or ConnectionLostException or ObjectDisposedException)
+            {
+                return;
+            }
+        }
+    }
+
+    private void ReceiveDecache(long id)
+    {
+        OwnedCache? released = null;
+        lock (_gate)
+        {
+            if (!_caches.TryGetValue(id, out OwnedCache? owned))
+            {
+                throw new PbProtocolException($"decache for cache {id}, which the peer does not hold.");
+            }
+            if (--owned.RefCount == 0)
+            {
+                _caches.Remove(id);
+                _cacheIds.Remove(owned.Cacheable);
+                released = owned;
+            }
+        }
+        if (released is not null)
+        {
+            _transport.Send(id, static (ref BananaWriter w, long cacheId) =>
+            {
+                w.WriteListHeader(2);
+                w.WriteBytes("uncache"u8);
+                w.WriteInt(cacheId);
+            });
+            StopObserving(released);
+        }
+    }
+
+    private void ReceiveUncache(long id)
+    {
+        lock (_gate)
+        {
+            if (!_held.Remove(id))
+            {
+                throw new PbProtocolException($"uncache for cache {id}, which we do not hold.");
+            }
+            _heldOccurrences.Remove(id);
+        }
+    }
+
+    private void StopObserving(OwnedCache cache)
+    {
+        try
+        {
+            cache.Cacheable.StoppedObserving(cache.Observer.Perspective, cache.Observer);
+        }
+        catch (Exception e)
+        {
+            LogMethodFailed(_logger, nameof(Cacheable.StoppedObserving), e);
+        }
+    }
+
+    private readonly Dictionary<long, int> _heldOccurrences = new();
+
+    private sealed class OwnedCache(Cacheable cacheable, CacheObserver observer)
+    {
+        public Cacheable Cacheable { get; } = cacheable;
+        public CacheObserver Observer { get; } = observer;
+        public int RefCount { get; set; } = 1;
+    }
+
+    private sealed class CacheObserver(Broker broker, long id, object? perspective) : IRemoteCacheObserver
+    {
+        public object? Perspective { get; } = perspective;
+
+        public Task<object?> CallRemoteAsync(string method, params object?[] args) => broker.CallCacheAsync(id, method, args, answerRequired: true);
+
+        public void CallRemoteOneWay(string method, params object?[] args) => _ = broker.CallCacheAsync(id, method, args, answerRequired: false);
     }
 
     // ---------------------------------------------------------------- receiving (read loop only)
@@ -432,7 +639,7 @@ internal sealed partial class Broker : IJellyContext
         {
             case 26: // message
                 Expect(count, 7, "message");
-                ReceiveMessage(ref r);
+                ReceiveMessage(ref r, cache: false);
                 return;
             case 27: // answer
                 Expect(count, 3, "answer");
@@ -454,22 +661,18 @@ internal sealed partial class Broker : IJellyContext
                     throw new PbProtocolException($"Version Incompatibility: 6 {version}");
                 }
                 return;
-            case 25: // cachemessage: no caches exist yet, so the id is unknown (Twisted answers KeyError)
-            {
+            case 25: // cachemessage: a call on our copy of the peer's Cacheable
                 Expect(count, 7, "cachemessage");
-                long requestId = ReadInt(ref r);
-                long cacheId = ReadInt(ref r);
-                Next(ref r);
-                bool answer = ReadInt(ref r) != 0;
-                if (answer)
-                {
-                    SendError(requestId, new PbException(cacheId.ToString(System.Globalization.CultureInfo.InvariantCulture)) { RemoteTypeName = "builtins.KeyError" }, "cachemessage");
-                }
+                ReceiveMessage(ref r, cache: true);
                 return;
-            }
             case 30: // decache
+                Expect(count, 2, "decache");
+                ReceiveDecache(ReadInt(ref r));
+                return;
             case 31: // uncache
-                throw new PbProtocolException($"Unknown cache id in '{BananaVocabulary.GetWordText(vocab)}'.");
+                Expect(count, 2, "uncache");
+                ReceiveUncache(ReadInt(ref r));
+                return;
             default:
                 throw new PbProtocolException("Unknown command received (Twisted closes the connection here too).");
         }
@@ -502,7 +705,7 @@ internal sealed partial class Broker : IJellyContext
         return token.Int64;
     }
 
-    private void ReceiveMessage(ref BananaReader r)
+    private void ReceiveMessage(ref BananaReader r, bool cache)
     {
         long requestId = ReadInt(ref r);
         BananaToken objectToken = Next(ref r);
@@ -512,11 +715,12 @@ internal sealed partial class Broker : IJellyContext
         {
             throw new PbProtocolException("A method name must be a byte string.");
         }
-        nameToken.TryGetSpan(out ReadOnlySpan<byte> name);
-        object? target = FindTarget(objectToken);
+        ReadOnlySpan<byte> name = nameToken.TryGetSpan(out ReadOnlySpan<byte> span) ? span : nameToken.ToArray();
+        object? target = cache ? FindHeldCache(objectToken) : FindTarget(objectToken);
         if (target is null)
         {
-            Fail(requestId, answer, new PbException("Invalid Object ID"), name);
+            string id = objectToken.Kind == BananaTokenKind.Integer ? objectToken.Int64.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?";
+            Fail(requestId, answer, cache ? new PbException(id) { RemoteTypeName = "builtins.KeyError" } : new PbException("Invalid Object ID"), name);
             return;
         }
         PbTuple args;
@@ -640,6 +844,18 @@ internal sealed partial class Broker : IJellyContext
         }
     }
 
+    private RemoteCache? FindHeldCache(in BananaToken idToken)
+    {
+        if (idToken.Kind != BananaTokenKind.Integer || idToken.IsBigInteger)
+        {
+            return null;
+        }
+        lock (_gate)
+        {
+            return _held.GetValueOrDefault(idToken.Int64);
+        }
+    }
+
     private object? FindTarget(in BananaToken objectToken)
     {
         if (objectToken.Kind == BananaTokenKind.Bytes)
@@ -716,6 +932,7 @@ internal sealed partial class Broker : IJellyContext
     public void ConnectionLost(Exception? reason)
     {
         List<PendingCall> pending;
+        List<OwnedCache> owned;
         lock (_gate)
         {
             if (_closed)
@@ -724,7 +941,12 @@ internal sealed partial class Broker : IJellyContext
             }
             _closed = true;
             pending = [.. _pending.Values];
+            owned = [.. _caches.Values];
             _pending.Clear();
+            _caches.Clear();
+            _cacheIds.Clear();
+            _held.Clear();
+            _heldOccurrences.Clear();
             _locals.Clear();
             _localIds.Clear();
             _viewPoints.Clear();
@@ -734,6 +956,10 @@ internal sealed partial class Broker : IJellyContext
         foreach (PendingCall call in pending)
         {
             call.TrySetException(new ConnectionLostException(why, reason));
+        }
+        foreach (OwnedCache cache in owned)
+        {
+            StopObserving(cache);
         }
         try
         {

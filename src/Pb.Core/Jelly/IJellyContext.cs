@@ -20,4 +20,16 @@ internal interface IJellyContext
 
     /// <summary>Builds the value of a PB tag (<c>remote</c>, <c>local</c>, <c>cached</c>, <c>lcache</c>) with its id.</summary>
     object? Resolve(JellyTag tag, long id);
+
+    /// <summary>
+    /// For a Cacheable: how it goes out in this message (first time: its id, tag and state; after: <c>cached</c>).
+    /// Null when <paramref name="value"/> is not a Cacheable. Called once per object per message.
+    /// </summary>
+    CacheForm? PrepareCache(object value);
+
+    /// <summary>A <c>[tag, id, state]</c> arrived: the blank cache object of the registered type, now held under <paramref name="id"/>.</summary>
+    object ReceiveCache(long id, CopyableType type);
 }
+
+/// <summary>How a Cacheable is written in one message (PB-WIRE.md 3.5).</summary>
+internal sealed record CacheForm(long Id, bool IsNew, byte[] Tag, object? State);

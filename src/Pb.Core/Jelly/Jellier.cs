@@ -204,6 +204,16 @@ public sealed class Jellier
             // Every occurrence of a PB reference is written on its own (PB-WIRE.md 3.5): no sharing.
             return;
         }
+        if (_context?.PrepareCache(value) is { } cache)
+        {
+            // Cacheables share like containers within one message, as Twisted's prepare/preserve does.
+            if (Enter(value, depth))
+            {
+                _substitutes[value] = cache;
+                Scan(cache.State, depth + 1);
+            }
+            return;
+        }
         if (_options.Types.Find(value.GetType()) is { } copyable)
         {
             if (Enter(value, depth))
@@ -476,6 +486,23 @@ public sealed class Jellier
         {
             if (!BeginContainer(ref w, value, ref depth))
             {
+                return;
+            }
+            if (substitute is CacheForm cache)
+            {
+                if (cache.IsNew)
+                {
+                    w.WriteListHeader(3);
+                    w.WriteBytes(cache.Tag);
+                    w.WriteInt(cache.Id);
+                    Write(ref w, cache.State, depth + 1);
+                }
+                else
+                {
+                    w.WriteListHeader(2);
+                    w.WriteRaw(JellyTags.Encoded(JellyTag.Cached, w.Dialect));
+                    w.WriteInt(cache.Id);
+                }
                 return;
             }
             if (_options.Types.Find(value.GetType()) is { } copyable)

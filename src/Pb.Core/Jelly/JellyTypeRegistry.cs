@@ -45,6 +45,25 @@ public sealed class JellyTypeRegistry
         return Add(new CopyableType(typeTag, typeof(T), (o, _) => getState((T)o), null, null, s => create(s)));
     }
 
+    /// <summary>
+    /// Registers the tag a <c>Pb.Cacheable</c> of type <typeparamref name="T"/> is sent under. Sending only: the
+    /// peer registers its <c>RemoteCache</c> type under the same tag with <see cref="Add{T}(string)"/>.
+    /// </summary>
+    public JellyTypeRegistry AddCacheable<T>(string typeTag) where T : class
+    {
+        if (string.IsNullOrEmpty(typeTag))
+        {
+            throw new ArgumentException("A type tag must not be empty.", nameof(typeTag));
+        }
+        var type = new CopyableType(typeTag, typeof(T), static (_, _) => null, null, null, null);
+        lock (_gate)
+        {
+            _byType = new Dictionary<Type, CopyableType>(_byType) { [typeof(T)] = type };
+            _resolved.Clear();
+        }
+        return this;
+    }
+
     private JellyTypeRegistry Add(CopyableType type)
     {
         if (string.IsNullOrEmpty(type.Tag))

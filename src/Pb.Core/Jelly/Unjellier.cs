@@ -320,6 +320,26 @@ public sealed class Unjellier
                 ? $"b'{tag}' is not an allowed type. Register it on JellyOptions.Types to accept it."
                 : $"Module {tag[..dot]} not allowed (in type {tag}). Register the type on JellyOptions.Types to accept it.", tag);
         }
+        if (n == 2 && _context is not null && type.CreateBlank is not null)
+        {
+            // [tag, cacheId, state]: the first copy of a peer's Cacheable (PB-WIRE.md 3.7).
+            BananaToken idToken = Next(ref r);
+            if (idToken.Kind != BananaTokenKind.Integer || idToken.IsBigInteger)
+            {
+                throw new JellyException($"A cached {type.Tag} must have an integer cache id.");
+            }
+            object cache = _context.ReceiveCache(idToken.Int64, type);
+            Register(pendingReference, cache);
+            try
+            {
+                type.SetState!(cache, ReadValue(ref r, depth, 0, false));
+            }
+            catch (Exception e) when (e is not JellyException and not BananaException)
+            {
+                throw new JellyException($"Could not build a {type.Type.Name} from '{type.Tag}' state: {e.Message}", e);
+            }
+            return cache;
+        }
         if (n != 1)
         {
             throw new JellyException($"A {type.Tag} must be [tag, state].");

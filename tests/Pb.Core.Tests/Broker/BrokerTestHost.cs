@@ -52,6 +52,23 @@ public sealed class TestRoot : Root
         return 0;
     }
 
+    public StatusBoard Board { get; } = new() { Value = 5 };
+
+    [Remote] public StatusBoard GetStatus() => Board;
+
+    [Remote] public async Task<object?[]> UpdateStatusAsync(long value)
+    {
+        Board.Value = value;
+        var answers = new List<object?>();
+        foreach (IRemoteCacheObserver observer in Board.Observers.ToArray())
+        {
+            answers.Add(await observer.CallRemoteAsync("setValue", value));
+        }
+        return [.. answers];
+    }
+
+    [Remote] public bool IsBoard(object? value) => ReferenceEquals(value, Board);
+
     [Remote] public ChatUser Join(string name) => new(name, Room);
 
     [Remote] public ChatRoom Lobby() => Room;
@@ -59,6 +76,38 @@ public sealed class TestRoot : Root
     public ChatRoom Room { get; } = new();
 
     internal sealed class UnregisteredThing;
+}
+
+public sealed class StatusBoard : Cacheable
+{
+    public long Value { get; set; }
+
+    public List<IRemoteCacheObserver> Observers { get; } = [];
+
+    public TaskCompletionSource Stopped { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public override object? GetStateToCacheAndObserveFor(object? perspective, IRemoteCacheObserver observer)
+    {
+        Observers.Add(observer);
+        return new Dictionary<string, object?> { ["value"] = Value };
+    }
+
+    public override void StoppedObserving(object? perspective, IRemoteCacheObserver observer)
+    {
+        Observers.Remove(observer);
+        Stopped.TrySetResult();
+    }
+}
+
+public sealed class StatusCopy : RemoteCache
+{
+    public long Value { get; set; }
+
+    [Remote] public string SetValue(long value)
+    {
+        Value = value;
+        return $"cache now {value}";
+    }
 }
 
 public sealed class ChatUser(string name, ChatRoom room) : Avatar
@@ -118,7 +167,10 @@ internal sealed class BrokerTestHost : IAsyncDisposable
 {
     public static BrokerOptions Options(bool detailedErrors = false) => new()
     {
-        Jelly = new JellyOptions { Types = new JellyTypeRegistry().Add<Point>("pbinterop.Point") },
+        Jelly = new JellyOptions
+        {
+            Types = new JellyTypeRegistry().Add<Point>("pbinterop.Point").AddCacheable<StatusBoard>("pbvectors.Status").Add<StatusCopy>("pbvectors.Status"),
+        },
         DetailedErrors = detailedErrors,
     };
 

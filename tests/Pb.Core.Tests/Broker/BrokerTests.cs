@@ -249,4 +249,45 @@ public sealed class BrokerTests
         using var lobby = await root.CallRemoteAsync<RemoteReference>("lobby");
         Assert.Equal("nobody: hey", await lobby.CallRemoteAsync<string>("say", "hey"));
     }
+
+    [Fact]
+    public async Task A_cacheable_is_copied_once_kept_up_to_date_and_released()
+    {
+        await using var host = await BrokerTestHost.StartAsync();
+        RemoteReference root = await host.Client.GetRootObjectAsync(Ct);
+        StatusCopy copy = await root.CallRemoteAsync<StatusCopy>("getStatus");
+        Assert.Equal(5, copy.Value);
+        // The second send is ["cached", id]: the same local object.
+        Assert.Same(copy, await root.CallRemoteAsync<StatusCopy>("getStatus"));
+        Assert.Single(host.RootObject.Board.Observers);
+
+        // The owner pushes an update through its observer (cachemessage) and gets the copy's answer.
+        Assert.Equal(["cache now 42"], await root.CallRemoteAsync<object?[]>("updateStatus", 42));
+        Assert.Equal(42, copy.Value);
+
+        // Sent back, the copy arrives at the owner as the Cacheable itself (lcache).
+        Assert.True(await root.CallRemoteAsync<bool>("isBoard", copy));
+
+        // Released: one decache per copy received, then the owner stops observing and sends uncache.
+        copy.Dispose();
+        await host.RootObject.Board.Stopped.Task.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        Assert.Empty(host.RootObject.Board.Observers);
+        Assert.Equal(0, host.Server.Connections.Single().ExportedObjectCount);
+
+        // Sent again after that, it is a fresh copy with the current state.
+        StatusCopy again = await root.CallRemoteAsync<StatusCopy>("getStatus");
+        Assert.NotSame(copy, again);
+        Assert.Equal(42, again.Value);
+    }
+
+    [Fact]
+    public async Task Disconnecting_stops_every_observer()
+    {
+        await using var host = await BrokerTestHost.StartAsync();
+        RemoteReference root = await host.Client.GetRootObjectAsync(Ct);
+        _ = await root.CallRemoteAsync<StatusCopy>("getStatus");
+        await host.Client.DisposeAsync();
+        await host.RootObject.Board.Stopped.Task.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        Assert.Empty(host.RootObject.Board.Observers);
+    }
 }
