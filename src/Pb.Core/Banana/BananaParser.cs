@@ -57,7 +57,7 @@ public sealed class BananaParser
         long maxMessageSize = Limits.MaxMessageSize;
         while (true)
         {
-            if (!reader.TryReadToken(out BananaToken token))
+            if (!reader.TrySkipToken(out BananaTokenKind kind, out int count))
             {
                 _scanned = reader.Consumed;
                 if (buffer.Length > maxMessageSize)
@@ -71,7 +71,7 @@ public sealed class BananaParser
             {
                 throw MessageTooLarge(maxMessageSize);
             }
-            if (token.Kind == BananaTokenKind.List && token.Count > 0)
+            if (kind == BananaTokenKind.List && count > 0)
             {
                 if (_depth >= Limits.MaxDepth)
                 {
@@ -81,7 +81,7 @@ public sealed class BananaParser
                 {
                     Array.Resize(ref _remaining, Math.Min(_remaining.Length * 2, Limits.MaxDepth));
                 }
-                _remaining[_depth++] = token.Count;
+                _remaining[_depth++] = count;
                 continue;
             }
             // A completed item (atom or empty list) fills one slot; full lists complete in turn.

@@ -177,6 +177,55 @@ public ref struct BananaReader
         return true;
     }
 
+    /// <summary>
+    /// Reads one token's header and steps over its payload without materializing it (the frame scanner needs only
+    /// the kind and, for lists, the count). Same validation and the same false-on-incomplete rule as
+    /// <see cref="TryReadToken"/>; allocation-free, and fast on multi-segment input.
+    /// </summary>
+    internal bool TrySkipToken(out BananaTokenKind kind, out int count)
+    {
+        BananaToken token;
+        if (_singleSegment)
+        {
+            if (!TryReadToken(out token))
+            {
+                kind = default;
+                count = 0;
+                return false;
+            }
+        }
+        else
+        {
+            ReadOnlySpan<byte> span = _reader.UnreadSpan;
+            int limit = Math.Min(span.Length, BananaLimits.HeaderLimit + 1);
+            int i = 0;
+            while (i < limit && span[i] < 0x80)
+            {
+                i++;
+            }
+            if (i < limit)
+            {
+                // Header and type byte lie in this segment: decode them in place, then step over the payload.
+                if (!TryDecode(span[..i], span[i], _reader.Remaining - (i + 1), out token, out int payloadLength))
+                {
+                    kind = default;
+                    count = 0;
+                    return false;
+                }
+                _reader.Advance(i + 1 + payloadLength);
+            }
+            else if (!TryReadTokenMultiSegment(out token))
+            {
+                kind = default;
+                count = 0;
+                return false;
+            }
+        }
+        kind = token.Kind;
+        count = token.Kind == BananaTokenKind.List ? token.Count : 0;
+        return true;
+    }
+
     private bool TryReadTokenMultiSegment(out BananaToken token)
     {
         // Look at up to 66 bytes through a copy: the header may straddle segments.

@@ -79,6 +79,7 @@ internal sealed class RemoteMethod
     private readonly Func<object?, ValueTask<object?>>? _unwrap;
     private readonly Parameter[] _parameters;
     private readonly int _wireParameterCount;
+    private readonly bool _simple;
 
     public RemoteMethod(string name, MethodInfo method, bool firstIsPerspective = false)
     {
@@ -106,6 +107,7 @@ internal sealed class RemoteMethod
                 _wireParameterCount++;
             }
         }
+        _simple = Array.TrueForAll(_parameters, p => p.Kind == ParameterKind.Wire);
         _invoke = CompileInvoker(method, parameters);
         _unwrap = CompileUnwrap(method.ReturnType);
     }
@@ -119,6 +121,16 @@ internal sealed class RemoteMethod
         if (args.Count > _wireParameterCount)
         {
             throw TypeError($"{Name}() takes {_wireParameterCount} positional argument{(_wireParameterCount == 1 ? "" : "s")} but {args.Count} {(args.Count == 1 ? "was" : "were")} given");
+        }
+        if (_simple && args.Count == _parameters.Length && (kwargs is null || kwargs.Count == 0))
+        {
+            // The common case: every parameter comes positionally from the wire.
+            var direct = new object?[_parameters.Length];
+            for (int i = 0; i < direct.Length; i++)
+            {
+                direct[i] = Convert(args[i], i);
+            }
+            return direct;
         }
         var bound = new object?[_parameters.Length];
         var filled = new bool[_parameters.Length];
@@ -184,6 +196,11 @@ internal sealed class RemoteMethod
 
     private object? Convert(object? value, int index)
     {
+        Type type = _parameters[index].Type;
+        if (type == typeof(object) || (value is not null && value.GetType() == type))
+        {
+            return value;
+        }
         try
         {
             return JellyConvert.To(value, _parameters[index].Type);

@@ -105,7 +105,14 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                         {
                             break;
                         }
-                        _broker.HandleMessage(item);
+                        if (item.IsSingleSegment)
+                        {
+                            _broker.HandleMessage(item);
+                        }
+                        else
+                        {
+                            HandleContiguous(item);
+                        }
                     }
                 }
                 finally
@@ -132,6 +139,26 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
             reason = e;
         }
         await ShutdownAsync(reason).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// An item spread over several pipe segments is copied into one pooled buffer first: the decoders' fast path
+    /// works on one span, and a copy of even a large message costs far less than reading it piecewise. Nothing
+    /// decoded keeps a reference to the buffer.
+    /// </summary>
+    private void HandleContiguous(in ReadOnlySequence<byte> item)
+    {
+        int length = checked((int)item.Length);
+        byte[] rented = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            item.CopyTo(rented);
+            _broker!.HandleMessage(new ReadOnlySequence<byte>(rented, 0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     private void Negotiate(object? message)
