@@ -48,7 +48,7 @@ foreach (string workload in workloads)
     var clock = Stopwatch.StartNew();
     long ops = await body(duration);
     double secs = clock.Elapsed.TotalSeconds;
-    Console.WriteLine("RESULT\t" + JsonSerializer.Serialize(new { system, run, workload, ops, secs = Math.Round(secs, 3), ops_per_s = Math.Round(ops / secs, 1) }));
+    Console.WriteLine("RESULT\t" + JsonSerializer.Serialize(new { system, run, workload, ops, secs = Math.Round(secs, 3), ops_per_s = Math.Round(ops / secs, 1) }, s_json));
 }
 return 0;
 
@@ -110,6 +110,11 @@ string Arg(string name, string fallback)
 }
 
 double Double(string name, double fallback) => double.Parse(Arg(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+internal sealed partial class Program
+{
+    private static readonly JsonSerializerOptions s_json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+}
 
 internal sealed class Observer : Referenceable
 {
