@@ -18,6 +18,17 @@ internal static class TwistedScript
     /// <summary>Runs <paramref name="script"/> with <paramref name="arguments"/>, feeding it <paramref name="input"/> lines.</summary>
     public static async Task<IReadOnlyList<JsonElement>> RunAsync(string script, IEnumerable<string> arguments, IEnumerable<string> input, CancellationToken cancellationToken)
     {
+        ScriptResult result = await RunUncheckedAsync(script, arguments, input, cancellationToken);
+        Assert.True(result.ExitCode == 0, $"{Python} {script} exited with {result.ExitCode}:{Environment.NewLine}{result.Stderr}");
+        return result.Lines;
+    }
+
+    /// <summary>What a script printed (JSON lines), its exit code and its stderr.</summary>
+    public sealed record ScriptResult(IReadOnlyList<JsonElement> Lines, int ExitCode, string Stderr);
+
+    /// <summary>Like <see cref="RunAsync"/>, but returns the exit code instead of asserting it is 0.</summary>
+    public static async Task<ScriptResult> RunUncheckedAsync(string script, IEnumerable<string> arguments, IEnumerable<string> input, CancellationToken cancellationToken)
+    {
         string path = Path.Combine(AppContext.BaseDirectory, "python", script);
         Assert.True(File.Exists(path), $"{path} is missing: the project copies python/*.py to the output.");
         Assert.True(File.Exists(Python), $"{Python} is missing. This suite needs Debian's python3 with python3-twisted (./build.sh test installs it).");
@@ -76,14 +87,13 @@ internal static class TwistedScript
             Assert.Fail($"{Python} {command} did not finish within {s_timeout.TotalSeconds} s; it was killed.");
         }
 
-        Assert.True(process.ExitCode == 0, $"{Python} {command} exited with {process.ExitCode}:{Environment.NewLine}{await stderr}");
         var lines = new List<JsonElement>();
         foreach (string line in (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             using JsonDocument document = JsonDocument.Parse(line);
             lines.Add(document.RootElement.Clone());
         }
-        return lines;
+        return new ScriptResult(lines, process.ExitCode, await stderr);
     }
 
     /// <summary>One JSON-lines request: an index and the value's bytes in both dialects, as lowercase hex.</summary>

@@ -23,10 +23,11 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _closing = new();
     private readonly object _writeLock = new();
-    private readonly SemaphoreSlim _flushSignal = new(0);
     private OutgoingBuffer _current = new();
     private OutgoingBuffer _spare = new();
-    private bool _flushScheduled;
+    private bool _flushing;            // a flush is running; it takes whatever was queued meanwhile
+    private int _batchThread;          // the read loop's thread while it handles a batch of messages
+    private bool _flushAfterBatch;
     private bool _writesClosed;
     private Exception? _closeReason;
     private Broker? _broker;
@@ -66,11 +67,7 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
     /// <summary>How many of our objects the peer holds references to now (the root not counted).</summary>
     public int ExportedObjectCount => _broker?.ExportedCount ?? 0;
 
-    internal void Start()
-    {
-        _ = WriteLoopAsync();
-        _ = ReadLoopAsync();
-    }
+    internal void Start() => _ = ReadLoopAsync();
 
     // ---------------------------------------------------------------- reading
 
@@ -88,6 +85,8 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
             {
                 ReadResult read = await input.ReadAsync(_closing.Token).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = read.Buffer;
+                // Answers written while this batch is handled go out in one write when it is done.
+                Volatile.Write(ref _batchThread, Environment.CurrentManagedThreadId);
                 try
                 {
                     while (true)
@@ -118,6 +117,15 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                 finally
                 {
                     input.AdvanceTo(buffer.Start, buffer.End);
+                    Volatile.Write(ref _batchThread, 0);
+                    lock (_writeLock)
+                    {
+                        if (_flushAfterBatch)
+                        {
+                            _flushAfterBatch = false;
+                            ScheduleFlush();
+                        }
+                    }
                 }
                 if (read.IsCompleted || read.IsCanceled)
                 {
@@ -237,30 +245,41 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
         }
     }
 
+    /// <summary>Under the write lock: makes sure a flush will send what is queued.</summary>
     private void ScheduleFlush()
     {
-        if (!_flushScheduled)
+        if (_flushing)
         {
-            _flushScheduled = true;
-            _flushSignal.Release();
+            return; // the running flush picks it up
         }
+        if (Volatile.Read(ref _batchThread) == Environment.CurrentManagedThreadId)
+        {
+            _flushAfterBatch = true;
+            return;
+        }
+        _flushing = true;
+        // One flush at a time, started by the first writer; it keeps going while writers queue more.
+        ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.FlushAsync(), this, preferLocal: true);
     }
 
-    private async Task WriteLoopAsync()
+    private async Task FlushAsync()
     {
-        Exception? reason = null;
+        Exception? failure = null;
         try
         {
             while (true)
             {
-                await _flushSignal.WaitAsync(_closing.Token).ConfigureAwait(false);
                 OutgoingBuffer batch;
                 lock (_writeLock)
                 {
+                    if (_current.WrittenCount == 0)
+                    {
+                        _flushing = false;
+                        return;
+                    }
                     batch = _current;
                     _current = _spare;
                     _spare = batch;
-                    _flushScheduled = false;
                 }
                 // Everything queued while the previous write was in flight goes out in one write.
                 FlushResult result = await _pipe.Output.WriteAsync(batch.WrittenMemory, _closing.Token).ConfigureAwait(false);
@@ -276,9 +295,13 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
         }
         catch (Exception e)
         {
-            reason = e;
+            failure = e;
         }
-        await ShutdownAsync(reason).ConfigureAwait(false);
+        lock (_writeLock)
+        {
+            _flushing = false;
+        }
+        await ShutdownAsync(failure).ConfigureAwait(false);
     }
 
     // ---------------------------------------------------------------- closing

@@ -167,9 +167,10 @@ def describe_failure(f):
     else:
         kind = str(kind)
     value = f.value
-    if isinstance(value, pb.RemoteError):
-        kind = value.remoteType.decode("utf-8", "replace") if isinstance(value.remoteType, bytes) else str(value.remoteType)
-        value = value.args[1] if len(value.args) > 1 else str(value)
+    if isinstance(value, pb.RemoteError):  # RemoteError(remoteType, value, remoteTraceback); args == (value,)
+        kind = value.remoteType
+        kind = kind.decode("utf-8", "replace") if isinstance(kind, bytes) else str(kind)
+        value = str(value)
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     elif not isinstance(value, str):
@@ -380,7 +381,8 @@ def case_one_way_calls(ctx):
 def case_copyable_from_server(ctx):
     point = yield call(ctx.root, "get_point", 3, 4)
     if not isinstance(point, PointCopy):
-        raise CaseFailed(f"get_point(3, 4): expected a {reflect.qual(PointCopy)} (tag {POINT_TAG!r}), got {short(point)}")
+        raise CaseFailed(f"get_point(3, 4): expected a {reflect.qual(PointCopy)} (tag {POINT_TAG!r}), "
+                         f"got {short(point)}")
     state = {"x": getattr(point, "x", None), "y": getattr(point, "y", None), "label": getattr(point, "label", None)}
     expect("get_point(3, 4) state", {"x": 3, "y": 4, "label": "p"}, state)
     return ""
@@ -408,7 +410,8 @@ def case_decref(ctx):
         if count == 0:
             return f"exported_count {before} -> 0 after {time.monotonic() - started:.2f} s"
         if time.monotonic() - started >= 3.0:
-            raise CaseFailed(f"exported_count() after dropping the counter: expected 0 within 3 s, still {short(count)}")
+            raise CaseFailed("exported_count() after dropping the counter: expected 0 within 3 s, "
+                             f"still {short(count)}")
         yield sleep(0.05)
 
 
@@ -574,9 +577,17 @@ def run(args, report, selected):
     return 0 if report.failed == 0 else 1
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse exits with 2 on bad arguments, which means "could not connect" here: use 1."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def main():
     names = [name for name, _ in CASES]
-    parser = argparse.ArgumentParser(description="PB interop client (runs the Pb.Web broker scenario).")
+    parser = ArgumentParser(description="PB interop client (runs the Pb.Web broker scenario).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--case", action="append", choices=names, metavar="NAME",
@@ -608,7 +619,12 @@ def main():
 
     reactor.callLater(CONNECT_TIMEOUT + OVERALL_TIMEOUT + 5, backstop)
     d = run(args, report, selected)
-    d.addErrback(lambda f: (sys.stderr.write(f"pb_interop_client.py: internal error: {f.getTraceback()}\n"), 1)[1])
+
+    def crashed(f):
+        sys.stderr.write(f"pb_interop_client.py: internal error: {f.getTraceback()}\n")
+        return 1
+
+    d.addErrback(crashed)
     d.addCallback(done)
     reactor.run()
     sys.exit(status[0] if status else 1)

@@ -8,13 +8,15 @@ Run it only with Debian's /usr/bin/python3 (the interpreter that has python3-twi
 Serves a plain pb.PBServerFactory(root) (no cred, no login) on 127.0.0.1:P (P=0 picks a free port) and prints
 exactly one stdout line, "READY port=<port>", once it is listening. It exits with status 0 after SECONDS, or
 earlier as soon as its stdin reaches EOF (so a test harness that dies never leaves it running: keep stdin open
-as long as the server is needed). Twisted's log goes to stderr.
+as long as the server is needed). Twisted's log goes to stderr (about 3 KB per client scenario, mostly the
+expected tracebacks of fail() and of the unknown method): whoever starts the server must read or redirect stderr,
+or a full pipe will block it.
 
 The root object's remote_ methods are the CONTRACT shared with pb_interop_client.py (the Python method name
 without "remote_" is the wire name). Each connection gets its own root object (pb.Root.rootObject hook), so
 exported_count() and disconnect_me() act on the caller's own broker.
 
-Exit status 1: bad arguments or the port cannot be bound; 2: Twisted cannot be imported.
+Exit status 1: the port cannot be bound; 2: bad arguments (argparse) or Twisted cannot be imported.
 """
 
 import argparse
