@@ -16,13 +16,22 @@ public sealed class BrokerInteropTests
 
     internal static BrokerOptions Options() => new()
     {
-        Jelly = new JellyOptions { Types = new JellyTypeRegistry().Add<InteropPoint>("pbinterop.Point") },
+        Jelly = new JellyOptions
+        {
+            Types = new JellyTypeRegistry()
+                .Add<InteropPoint>("pbinterop.Point")
+                .Add<InteropStatusCopy>("pbinterop.Status") // what a received Status becomes (holder side)
+                .AddCacheable<InteropStatus>("pbinterop.Status"), // how our Status is sent (owner side)
+        },
     };
 
     [Fact]
     public async Task A_twisted_client_passes_the_contract_against_our_server()
     {
-        await using var server = new PbServer(connection => new InteropRoot(connection), Options());
+        // One room and one status for the whole server, so the client's "same object" checks are meaningful.
+        var room = new InteropRoom();
+        var status = new InteropStatus { Value = 5 };
+        await using var server = new PbServer(connection => new InteropRoot(connection, room, status), Options());
         server.Start(new IPEndPoint(IPAddress.Loopback, 0));
         TwistedScript.ScriptResult result = await TwistedScript.RunUncheckedAsync("pb_interop_client.py",
             ["--host", "127.0.0.1", "--port", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)], [], Ct);
@@ -33,7 +42,7 @@ public sealed class BrokerInteropTests
             .ToList();
         Assert.True(failures.Count == 0, "Twisted client cases failed:" + Environment.NewLine + string.Join(Environment.NewLine, failures) + Environment.NewLine + result.Stderr);
         JsonElement summary = result.Lines.Single(l => l.TryGetProperty("summary", out _)).GetProperty("summary");
-        Assert.Equal(14, summary.GetProperty("passed").GetInt32());
+        Assert.Equal(16, summary.GetProperty("passed").GetInt32());
         Assert.Equal(0, result.ExitCode);
     }
 
@@ -107,6 +116,32 @@ public sealed class BrokerInteropTests
         long[] answers = await Task.WhenAll(Enumerable.Range(0, 1000).Select(i => root.CallRemoteAsync<long>("add_one", i)));
         Assert.Equal(Enumerable.Range(1, 1000).Select(i => (long)i), answers);
 
+        // viewable: a view_ method answers with the perspective (None), and the same room keeps its id
+        RemoteReference room = await root.CallRemoteAsync<RemoteReference>("get_room");
+        Assert.Equal("nobody: hi", await room.CallRemoteAsync<string>("say", "hi"));
+        RemoteReference roomAgain = await root.CallRemoteAsync<RemoteReference>("get_room");
+        Assert.Equal(room, roomAgain);
+        room.Dispose();
+        roomAgain.Dispose();
+
+        // cacheable: one local copy, kept up to date by the owner, released with decache, then copied afresh
+        InteropStatusCopy status = await root.CallRemoteAsync<InteropStatusCopy>("get_status");
+        Assert.Equal(5, status.Value);
+        Assert.Same(status, await root.CallRemoteAsync<InteropStatusCopy>("get_status"));
+        Assert.Equal(["cache now 42"], await root.CallRemoteAsync<object?[]>("update_status", 42));
+        Assert.Equal(42, status.Value);
+        long stoppedBefore = await root.CallRemoteAsync<long>("stopped_count");
+        status.Dispose();
+        var stoppedWithin = System.Diagnostics.Stopwatch.StartNew();
+        while (await root.CallRemoteAsync<long>("stopped_count") != stoppedBefore + 1)
+        {
+            Assert.True(stoppedWithin.Elapsed < TimeSpan.FromSeconds(3), "stoppedObserving did not run within 3 s of the release");
+            await Task.Delay(50, Ct);
+        }
+        InteropStatusCopy fresh = await root.CallRemoteAsync<InteropStatusCopy>("get_status");
+        Assert.NotSame(status, fresh);
+        Assert.Equal(42, fresh.Value);
+
         // disconnect notification, then calls fail at once
         var notified = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var registration = root.NotifyOnDisconnect(_ => notified.TrySetResult());
@@ -117,7 +152,7 @@ public sealed class BrokerInteropTests
 }
 
 /// <summary>The contract of python/pb_interop_server.py, in C#: the Twisted client runs its scenario against this.</summary>
-internal sealed class InteropRoot(PbConnection connection) : Root
+internal sealed class InteropRoot(PbConnection connection, InteropRoom room, InteropStatus status) : Root
 {
     [Remote("echo")] public object? Echo(object? x) => x;
 
@@ -149,10 +184,94 @@ internal sealed class InteropRoot(PbConnection connection) : Root
 
     [Remote("exported_count")] public int ExportedCount() => connection.ExportedObjectCount;
 
+    // get_room(): the server's single Viewable (same id each time on one connection: same viewable, no perspective).
+    [Remote("get_room")] public InteropRoom GetRoom() => room;
+
+    // get_status(): the server's single Cacheable, tag "pbinterop.Status", state {"value": <int>}.
+    [Remote("get_status")] public InteropStatus GetStatus() => status;
+
+    // update_status(v): sets the value, pushes setValue(v) to every current observer, answers their answers.
+    [Remote("update_status")] public Task<List<object?>> UpdateStatus(long v) => status.UpdateAsync(v);
+
+    // stopped_count(): how many times the status's StoppedObserving has run.
+    [Remote("stopped_count")] public int StoppedCount() => status.StoppedCount;
+
     [Remote("disconnect_me")] public bool DisconnectMe()
     {
         _ = Task.Delay(50).ContinueWith(_ => connection.DisposeAsync().AsTask(), TaskScheduler.Default);
         return true;
+    }
+}
+
+/// <summary>The contract's Viewable (Twisted's <c>Room.view_say</c>).</summary>
+internal sealed class InteropRoom : Viewable
+{
+    // say(text): "<perspective>: <text>", with "nobody" for no perspective (sent from a root method).
+    [Remote("say")] public string Say(object? perspective, string text) => $"{perspective ?? "nobody"}: {text}";
+}
+
+/// <summary>The contract's Cacheable (Twisted's <c>Status</c>): state {"value": Value}, pushed to every observer.</summary>
+internal sealed class InteropStatus : Cacheable
+{
+    private readonly List<IRemoteCacheObserver> _observers = [];
+    private long _value;
+    private int _stoppedCount;
+
+    public long Value
+    {
+        get => Interlocked.Read(ref _value);
+        set => Interlocked.Exchange(ref _value, value);
+    }
+
+    public int StoppedCount => Volatile.Read(ref _stoppedCount);
+
+    public override object? GetStateToCacheAndObserveFor(object? perspective, IRemoteCacheObserver observer)
+    {
+        lock (_observers)
+        {
+            _observers.Add(observer);
+        }
+        return new Dictionary<string, object?> { ["value"] = Value };
+    }
+
+    public override void StoppedObserving(object? perspective, IRemoteCacheObserver observer)
+    {
+        lock (_observers)
+        {
+            _observers.Remove(observer);
+        }
+        Interlocked.Increment(ref _stoppedCount);
+    }
+
+    /// <summary>Sets the value and calls setValue(v) on every current observer; their answers, in order.</summary>
+    public async Task<List<object?>> UpdateAsync(long v)
+    {
+        Value = v;
+        IRemoteCacheObserver[] observers;
+        lock (_observers)
+        {
+            observers = [.. _observers];
+        }
+        return [.. await Task.WhenAll(observers.Select(o => o.CallRemoteAsync("setValue", v)))];
+    }
+}
+
+/// <summary>Our copy of a "pbinterop.Status" Cacheable (Twisted's <c>RemoteStatus</c>); Value comes from state key "value".</summary>
+public sealed class InteropStatusCopy : RemoteCache
+{
+    private long _value;
+
+    public long Value
+    {
+        get => Interlocked.Read(ref _value);
+        set => Interlocked.Exchange(ref _value, value);
+    }
+
+    // setValue(v): the owner pushes a new value; answers "cache now <v>".
+    [Remote("setValue")] public string SetValue(long v)
+    {
+        Value = v;
+        return $"cache now {v}";
     }
 }
 

@@ -76,6 +76,21 @@ public ref struct BananaReader
     /// <summary>The position after the last consumed byte.</summary>
     public readonly SequencePosition Position => _singleSegment ? _data.GetPosition(_position) : _reader.Position;
 
+    /// <summary>True when exactly <c>["dictionary"]</c> (an empty jelly dict) is all that is left.</summary>
+    internal readonly bool IsAtEmptyDictionary()
+    {
+        if (!_singleSegment)
+        {
+            return false;
+        }
+        ReadOnlySpan<byte> rest = _span[_position..];
+        return Dialect == BananaDialect.Pb
+            ? rest.SequenceEqual((ReadOnlySpan<byte>)[0x01, 0x80, 0x05, 0x87])
+            : rest.SequenceEqual(s_emptyDictionaryNone);
+    }
+
+    private static readonly byte[] s_emptyDictionaryNone = [0x01, 0x80, 0x0a, 0x82, .. "dictionary"u8];
+
     /// <summary>Skips <paramref name="count"/> bytes that were already validated (used to resume a scan).</summary>
     internal void Advance(long count)
     {

@@ -728,8 +728,15 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
         try
         {
             args = _unjellier.Unjelly(ref r, this) as PbTuple ?? throw new PbException("The arguments must be a tuple.") { RemoteTypeName = "builtins.TypeError" };
-            object? kw = _unjellier.Unjelly(ref r, this);
-            kwargs = kw as PbDictionary ?? (kw is null ? null : throw new PbException("The keyword arguments must be a dictionary.") { RemoteTypeName = "builtins.TypeError" });
+            if (r.IsAtEmptyDictionary())
+            {
+                kwargs = null; // almost every call: ["dictionary"] needs no object at all
+            }
+            else
+            {
+                object? kw = _unjellier.Unjelly(ref r, this);
+                kwargs = kw as PbDictionary ?? (kw is null ? null : throw new PbException("The keyword arguments must be a dictionary.") { RemoteTypeName = "builtins.TypeError" });
+            }
         }
         catch (Exception e) when (e is JellyException or PbException)
         {

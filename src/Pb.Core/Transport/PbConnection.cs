@@ -118,13 +118,18 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                 {
                     input.AdvanceTo(buffer.Start, buffer.End);
                     Volatile.Write(ref _batchThread, 0);
+                    bool flush = false;
                     lock (_writeLock)
                     {
                         if (_flushAfterBatch)
                         {
                             _flushAfterBatch = false;
-                            ScheduleFlush();
+                            flush = RequestFlushLocked();
                         }
+                    }
+                    if (flush)
+                    {
+                        _ = FlushAsync();
                     }
                 }
                 if (read.IsCompleted || read.IsCanceled)
@@ -200,17 +205,23 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
 
     private void SendRaw(ReadOnlySpan<byte> bytes)
     {
+        bool flush;
         lock (_writeLock)
         {
             ThrowIfClosedForWrites();
             bytes.CopyTo(_current.GetSpan(bytes.Length));
             _current.Advance(bytes.Length);
-            ScheduleFlush();
+            flush = RequestFlushLocked();
+        }
+        if (flush)
+        {
+            _ = FlushAsync();
         }
     }
 
     void IBrokerTransport.Send<TState>(TState state, MessageWriter<TState> write)
     {
+        bool flush;
         lock (_writeLock)
         {
             ThrowIfClosedForWrites();
@@ -233,7 +244,12 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                 ((IBrokerTransport)this).Abort(error);
                 throw new ConnectionLostException(error.Message, error);
             }
-            ScheduleFlush();
+            flush = RequestFlushLocked();
+        }
+        if (flush)
+        {
+            // Started on this thread: the socket write usually completes at once, without a thread hop.
+            _ = FlushAsync();
         }
     }
 
@@ -245,21 +261,24 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
         }
     }
 
-    /// <summary>Under the write lock: makes sure a flush will send what is queued.</summary>
-    private void ScheduleFlush()
+    /// <summary>
+    /// Under the write lock: true when the caller must start a flush (after releasing the lock). One flush runs at
+    /// a time and drains whatever other writers queue meanwhile; messages written by the read loop while it handles
+    /// a batch wait for the end of the batch and leave in one write.
+    /// </summary>
+    private bool RequestFlushLocked()
     {
         if (_flushing)
         {
-            return; // the running flush picks it up
+            return false;
         }
         if (Volatile.Read(ref _batchThread) == Environment.CurrentManagedThreadId)
         {
             _flushAfterBatch = true;
-            return;
+            return false;
         }
         _flushing = true;
-        // One flush at a time, started by the first writer; it keeps going while writers queue more.
-        ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.FlushAsync(), this, preferLocal: true);
+        return true;
     }
 
     private async Task FlushAsync()
@@ -328,9 +347,14 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
             // Give queued messages (an answer, an error) a moment to reach the peer before closing.
             try
             {
+                bool flush;
                 lock (_writeLock)
                 {
-                    ScheduleFlush();
+                    flush = RequestFlushLocked();
+                }
+                if (flush)
+                {
+                    _ = FlushAsync();
                 }
                 await Task.Delay(10).ConfigureAwait(false);
             }

@@ -51,6 +51,8 @@ POLL_INTERVAL = 0.02  # seconds between two checks of a condition we wait for
 
 # The copy tag both sides use for the Point Copyable (bytes on the wire, as a raw banana string).
 POINT_TAG = b"pbinterop.Point"
+# The copy tag of the server's Status Cacheable.
+STATUS_TAG = b"pbinterop.Status"
 
 
 # ---------------------------------------------------------------------------
@@ -88,6 +90,22 @@ class PointCopy(pb.RemoteCopy):
 
 # The tag may be given as str or bytes: Twisted encodes a str to UTF-8 and registers (and allows) the bytes.
 pb.setUnjellyableForClass(POINT_TAG, PointCopy)
+
+
+class RemoteStatus(pb.RemoteCache):
+    """The client's copy of the server's Status Cacheable (the default setCopyableState copies the state dict).
+
+    Twisted hands out one "borg" instance per received occurrence (all share one __dict__); each sends one
+    ["decache", luid] when it is collected.
+    """
+
+    # setValue(v): the server's observer pushes a new value; answers "cache now <v>".
+    def observe_setValue(self, v):
+        self.value = v
+        return f"cache now {v}"
+
+
+pb.setUnjellyableForClass(STATUS_TAG, RemoteStatus)
 
 
 class ClientCallback(pb.Referenceable):
@@ -429,6 +447,56 @@ def case_1000_calls(ctx):
 
 
 @defer.inlineCallbacks
+def case_viewable(ctx):
+    room = yield call(ctx.root, "get_room")
+    if not isinstance(room, pb.RemoteReference):
+        raise CaseFailed(f"get_room(): expected a RemoteReference, got {short(room)}")
+    expect("room.say('hi')", "nobody: hi", (yield call(room, "say", "hi")))
+    again = yield call(ctx.root, "get_room")
+    if not isinstance(again, pb.RemoteReference) or again.luid != room.luid:
+        raise CaseFailed(f"second get_room(): expected a reference to object {room.luid!r}, got {short(again)}"
+                         + (f" (object {again.luid!r})" if isinstance(again, pb.RemoteReference) else ""))
+    return f"room is the server's object {room.luid!r} both times"
+
+
+@defer.inlineCallbacks
+def case_cacheable(ctx):
+    status = yield call(ctx.root, "get_status")
+    if not isinstance(status, RemoteStatus):
+        raise CaseFailed(f"get_status(): expected a {reflect.qual(RemoteStatus)} (tag {STATUS_TAG!r}), "
+                         f"got {short(status)}")
+    first_luid = status.luid
+    expect("get_status().value", 5, getattr(status, "value", None))
+    again = yield call(ctx.root, "get_status")
+    # Twisted's "same cache object": another borg of the one cache, sharing its state.
+    if not isinstance(again, RemoteStatus) or again.__dict__ is not status.__dict__:
+        raise CaseFailed(f"second get_status(): expected the same cache (cache id {first_luid!r}), got {short(again)}")
+    expect("update_status(42)", ["cache now 42"], (yield call(ctx.root, "update_status", 42)))
+    expect("cache value after update_status(42)", 42, getattr(status, "value", None))
+    before = yield call(ctx.root, "stopped_count")
+    # Drop both copies: each RemoteCache borg sends ["decache", luid] when collected.
+    del status, again
+    gc.collect()
+    started = time.monotonic()
+    while True:
+        count = yield call(ctx.root, "stopped_count")
+        if count == before + 1:
+            break
+        if time.monotonic() - started >= 3.0:
+            raise CaseFailed(f"stopped_count() after dropping the cache: expected {before + 1} within 3 s, "
+                             f"got {short(count)}")
+        yield sleep(0.05)
+    waited = time.monotonic() - started
+    fresh = yield call(ctx.root, "get_status")
+    if not isinstance(fresh, RemoteStatus):
+        raise CaseFailed(f"get_status() after the release: expected a {reflect.qual(RemoteStatus)}, got {short(fresh)}")
+    if fresh.luid == first_luid:
+        raise CaseFailed(f"get_status() after the release: expected a new cache id, got {first_luid!r} again")
+    expect("get_status().value after the release", 42, getattr(fresh, "value", None))
+    return f"stoppedObserving ran {waited:.2f} s after the release; cache id {first_luid!r} -> {fresh.luid!r}"
+
+
+@defer.inlineCallbacks
 def case_disconnect_notification(ctx):
     fired = []
     ctx.root.notifyOnDisconnect(lambda ref: fired.append(ref))
@@ -467,6 +535,8 @@ CASES = [
     ("copyable to server", case_copyable_to_server),
     ("decref", case_decref),
     ("1000 calls in flight", case_1000_calls),
+    ("viewable", case_viewable),
+    ("cacheable", case_cacheable),
     ("disconnect notification", case_disconnect_notification),
 ]
 

@@ -14,7 +14,9 @@ or a full pipe will block it.
 
 The root object's remote_ methods are the CONTRACT shared with pb_interop_client.py (the Python method name
 without "remote_" is the wire name). Each connection gets its own root object (pb.Root.rootObject hook), so
-exported_count() and disconnect_me() act on the caller's own broker.
+exported_count() and disconnect_me() act on the caller's own broker. The Room Viewable (get_room) and the Status
+Cacheable (get_status) are single objects shared by all connections; the client's "cacheable" case expects the
+status value of a fresh server (5), so run its scenario once per server.
 
 Exit status 1: the port cannot be bound; 2: bad arguments (argparse) or Twisted cannot be imported.
 """
@@ -25,7 +27,7 @@ import sys
 import threading
 
 try:
-    from twisted.internet import reactor
+    from twisted.internet import defer, reactor
     from twisted.logger import globalLogBeginner, textFileLogObserver
     from twisted.spread import pb
 except ImportError as e:
@@ -34,6 +36,8 @@ except ImportError as e:
 
 # The copy tag both sides use for the Point Copyable (bytes on the wire, as a raw banana string).
 POINT_TAG = b"pbinterop.Point"
+# The copy tag of the Status Cacheable (the client registers its RemoteCache class under it).
+STATUS_TAG = b"pbinterop.Status"
 
 
 class Point(pb.Copyable):
@@ -77,6 +81,45 @@ class Counter(pb.Referenceable):
     # total(): returns the current total.
     def remote_total(self):
         return self.value
+
+
+class Room(pb.Viewable):
+    """The Viewable handed out by get_room; the client calls it through a RemoteReference (to a ViewPoint)."""
+
+    # say(text): answers "<perspective>: <text>"; the perspective is None here (sent from a remote_ method).
+    def view_say(self, perspective, text):
+        return f"{'nobody' if perspective is None else perspective}: {text}"
+
+
+class Status(pb.Cacheable):
+    """The Cacheable handed out by get_status: state {"value": value}, pushed to every observer on change."""
+
+    def __init__(self, value):
+        self.value = value
+        self.observers = []  # RemoteCacheObserver of each connection that holds a copy
+        self.stopped = 0  # how many times stoppedObserving has run
+
+    def getTypeToCopy(self):
+        return STATUS_TAG
+
+    def getTypeToCopyFor(self, perspective):
+        return STATUS_TAG
+
+    def getStateToCacheAndObserveFor(self, perspective, observer):
+        self.observers.append(observer)
+        return {"value": self.value}
+
+    def stoppedObserving(self, perspective, observer):
+        # Twisted passes a new RemoteCacheObserver equal (@comparable) to the one it gave
+        # getStateToCacheAndObserveFor, so removal goes by equality.
+        if observer in self.observers:
+            self.observers.remove(observer)
+        self.stopped += 1
+
+
+# One Room and one Status for the whole server, shared by all connections ("same object" checks rely on it).
+ROOM = Room()
+STATUS = Status(5)
 
 
 class ContractRoot(pb.Root):
@@ -139,6 +182,27 @@ class ContractRoot(pb.Root):
     # exported_count(): number of entries in this broker's table of local objects, not counting "root".
     def remote_exported_count(self):
         return sum(1 for luid in self.broker.localObjects if luid != b"root")
+
+    # get_room(): returns the server's single Room Viewable (sent as ["remote", luid] of a ViewPoint; the same
+    # luid each time on one connection, since the perspective is always None).
+    def remote_get_room(self):
+        return ROOM
+
+    # get_status(): returns the server's single Status Cacheable, tag "pbinterop.Status", state {"value": <int>}
+    # (initially 5); the first send on a connection carries the state, later ones are ["cached", luid].
+    def remote_get_status(self):
+        return STATUS
+
+    # update_status(v): sets the value, calls observer.setValue(v) on every current observer and answers the list
+    # of their answers.
+    def remote_update_status(self, v):
+        STATUS.value = v
+        calls = [observer.callRemote("setValue", v) for observer in list(STATUS.observers)]
+        return defer.gatherResults(calls, consumeErrors=True)
+
+    # stopped_count(): how many times the Status's stoppedObserving has run.
+    def remote_stopped_count(self):
+        return STATUS.stopped
 
     # disconnect_me(): answers True, then closes this connection 50 ms later.
     def remote_disconnect_me(self):
