@@ -189,12 +189,7 @@ public sealed class Unjellier
             {
                 var set = new HashSet<object?>(PbEqualityComparer.Instance);
                 Register(pendingReference, set);
-                for (int i = 0; i < n; i++)
-                {
-                    object? item = ReadValue(ref r, depth, 0, hashed: true);
-                    CheckHashable(item);
-                    set.Add(item);
-                }
+                ReadSetItems(ref r, n, depth, set);
                 result = set;
                 break;
             }
@@ -202,12 +197,7 @@ public sealed class Unjellier
             {
                 PbFrozenSet frozen = PbFrozenSet.CreateUnfilled(out HashSet<object?> items);
                 Register(pendingReference, frozen);
-                for (int i = 0; i < n; i++)
-                {
-                    object? item = ReadValue(ref r, depth, 0, hashed: true);
-                    CheckHashable(item);
-                    items.Add(item);
-                }
+                ReadSetItems(ref r, n, depth, items);
                 result = frozen;
                 break;
             }
@@ -375,6 +365,16 @@ public sealed class Unjellier
     {
         string refused = Encoding.ASCII.GetString(name);
         return new($"b'{refused}' is not an allowed type.", refused);
+    }
+
+    private void ReadSetItems(ref BananaReader r, int n, int depth, HashSet<object?> items)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            object? item = ReadValue(ref r, depth, 0, hashed: true);
+            CheckHashable(item);
+            items.Add(item);
+        }
     }
 
     private static int Capacity(ref BananaReader r, int n) => (int)Math.Min(n, r.Remaining);
