@@ -15,7 +15,8 @@ information (e.g. the remote error type). The last line is {"summary": {"passed"
 
 --case NAME (repeatable) runs only the named cases, plus the cases they need ("reference sent back" and "decref"
 need the counter of "counter reference"); they always run in scenario order. "disconnect notification" drops
-the connection, so it is the last case.
+the connection, so it is the last case. "cacheable" expects the status value of a fresh server (5) and changes it
+to 42, so run it once per server.
 
 Exit status: 0 all cases passed; 1 some failed (or bad arguments); 2 could not connect within 10 s (the reason
 goes to stderr); 3 Twisted cannot be imported. Every wait is bounded: 15 s per case, 60 s overall; cases not
