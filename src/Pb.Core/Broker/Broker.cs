@@ -47,6 +47,7 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
     private readonly Dictionary<(Viewable, object?), ViewPoint> _viewPoints = new(ViewPointKeyComparer.Instance);
     private object? _sendingPerspective;   // under the write lock: the avatar a message is serialized for
     private readonly List<(long Id, ExportKind Kind)> _exportedInThisMessage = new();
+    private List<(PendingCall Call, object? Value, Exception? Error)> _completions = new();   // read loop only
     private readonly Dictionary<long, OwnedCache> _caches = new();
     private readonly Dictionary<Cacheable, long> _cacheIds = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<long, RemoteCache> _held = new();
@@ -898,18 +899,53 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
         catch (Exception e) when (e is JellyException)
         {
             // Twisted closes the connection and never fires the caller's Deferred; we fail this call only.
-            pending.TrySetException(new JellyException($"The answer to '{pending.Method}' could not be read: {e.Message}", e));
+            _completions.Add((pending, null, new JellyException($"The answer to '{pending.Method}' could not be read: {e.Message}", e)));
             return;
         }
-        if (!isError)
-        {
-            pending.TrySetResult(value);
-        }
-        else
-        {
-            pending.TrySetException(value is CopyableFailure failure
+        _completions.Add(!isError
+            ? (pending, value, null)
+            : (pending, null, value is CopyableFailure failure
                 ? failure.ToException()
-                : new RemoteException(PbValueFormatter.PythonTypeName(value), PbValueFormatter.Format(value)));
+                : new RemoteException(PbValueFormatter.PythonTypeName(value), PbValueFormatter.Format(value))));
+    }
+
+    /// <summary>
+    /// Called by the read loop after each batch of messages: completes the answered calls on one thread-pool thread.
+    /// The callers' continuations run there, one after another, not on the read loop: one thread hand-off per
+    /// batch instead of one per answer.
+    /// </summary>
+    public void EndOfBatch()
+    {
+        if (_completions.Count == 0)
+        {
+            return;
+        }
+        List<(PendingCall Call, object? Value, Exception? Error)> batch = _completions;
+        _completions = new List<(PendingCall, object?, Exception?)>(batch.Count);
+        ThreadPool.UnsafeQueueUserWorkItem(static b => Complete(b), batch, preferLocal: false);
+    }
+
+    private static void Complete(List<(PendingCall Call, object? Value, Exception? Error)> batch)
+    {
+        // The continuations may call again at once: their messages leave together at the end of the batch.
+        PbConnection.BeginDeferredFlush();
+        try
+        {
+            foreach ((PendingCall call, object? value, Exception? error) in batch)
+            {
+                if (error is null)
+                {
+                    call.TrySetResult(value);
+                }
+                else
+                {
+                    call.TrySetException(error);
+                }
+            }
+        }
+        finally
+        {
+            PbConnection.EndDeferredFlush();
         }
     }
 
@@ -960,9 +996,16 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
             _root = null;
         }
         string why = reason is null ? "The connection was closed." : $"The connection was lost: {reason.Message}";
+        var failed = new List<(PendingCall, object?, Exception?)>(_completions.Count + pending.Count);
+        failed.AddRange(_completions); // answers read just before the end still complete
+        _completions.Clear();
         foreach (PendingCall call in pending)
         {
-            call.TrySetException(new ConnectionLostException(why, reason));
+            failed.Add((call, null, new ConnectionLostException(why, reason)));
+        }
+        if (failed.Count > 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static b => Complete(b), failed, preferLocal: false);
         }
         foreach (OwnedCache cache in owned)
         {
@@ -1007,10 +1050,11 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
 }
 
 /// <summary>
-/// A call waiting for its answer. A cancelled call keeps its entry until the answer arrives (then dropped), so a
+/// A call waiting for its answer. Its continuations run where it completes, so the broker completes answers on a
+/// thread-pool thread (<see cref="Broker.EndOfBatch"/>), never on the read loop. A cancelled call keeps its entry until the answer arrives (then dropped), so a
 /// late answer is never taken for a protocol error; <see cref="BrokerOptions.MaxPendingCalls"/> bounds the table.
 /// </summary>
-internal sealed class PendingCall() : TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously)
+internal sealed class PendingCall() : TaskCompletionSource<object?>(TaskCreationOptions.None)
 {
     public string Method { get; init; } = "";
 

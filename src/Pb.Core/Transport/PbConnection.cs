@@ -26,8 +26,12 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
     private OutgoingBuffer _current = new();
     private OutgoingBuffer _spare = new();
     private bool _flushing;            // a flush is running; it takes whatever was queued meanwhile
-    private int _batchThread;          // the read loop's thread while it handles a batch of messages
-    private bool _flushAfterBatch;
+    private bool _flushDeferred;       // a deferral scope on some thread will flush this connection when it ends
+
+    // Deferral scopes: while a thread handles a batch (of incoming messages, of completed answers), the messages it
+    // writes wait and leave in one write per connection when the batch is done, instead of one write each.
+    [ThreadStatic] private static int t_deferDepth;
+    [ThreadStatic] private static List<PbConnection>? t_deferred;
     private bool _writesClosed;
     private Exception? _closeReason;
     private Broker? _broker;
@@ -86,7 +90,7 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                 ReadResult read = await input.ReadAsync(_closing.Token).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = read.Buffer;
                 // Answers written while this batch is handled go out in one write when it is done.
-                Volatile.Write(ref _batchThread, Environment.CurrentManagedThreadId);
+                BeginDeferredFlush();
                 try
                 {
                     while (true)
@@ -116,20 +120,16 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                 }
                 finally
                 {
-                    input.AdvanceTo(buffer.Start, buffer.End);
-                    Volatile.Write(ref _batchThread, 0);
-                    bool flush = false;
-                    lock (_writeLock)
+                    try
                     {
-                        if (_flushAfterBatch)
-                        {
-                            _flushAfterBatch = false;
-                            flush = RequestFlushLocked();
-                        }
+                        input.AdvanceTo(buffer.Start, buffer.End);
+                        _broker?.EndOfBatch();
                     }
-                    if (flush)
+                    finally
                     {
-                        _ = FlushAsync();
+                        // Always, even when closing made AdvanceTo throw: a scope left open would hold back every
+                        // later flush made on this thread, for any connection.
+                        EndDeferredFlush();
                     }
                 }
                 if (read.IsCompleted || read.IsCanceled)
@@ -263,22 +263,49 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
 
     /// <summary>
     /// Under the write lock: true when the caller must start a flush (after releasing the lock). One flush runs at
-    /// a time and drains whatever other writers queue meanwhile; messages written by the read loop while it handles
-    /// a batch wait for the end of the batch and leave in one write.
+    /// a time and drains whatever other writers queue meanwhile; inside a deferral scope the flush waits for the
+    /// end of the scope.
     /// </summary>
     private bool RequestFlushLocked()
     {
-        if (_flushing)
+        if (_flushing || _flushDeferred)
         {
             return false;
         }
-        if (Volatile.Read(ref _batchThread) == Environment.CurrentManagedThreadId)
+        if (t_deferDepth > 0)
         {
-            _flushAfterBatch = true;
+            _flushDeferred = true;
+            (t_deferred ??= []).Add(this);
             return false;
         }
         _flushing = true;
         return true;
+    }
+
+    /// <summary>Starts a deferral scope on this thread (scopes nest; they must not span an await).</summary>
+    internal static void BeginDeferredFlush() => t_deferDepth++;
+
+    /// <summary>Ends a deferral scope: the outermost end flushes every connection written to inside it.</summary>
+    internal static void EndDeferredFlush()
+    {
+        if (--t_deferDepth > 0 || t_deferred is not { Count: > 0 } deferred)
+        {
+            return;
+        }
+        foreach (PbConnection connection in deferred)
+        {
+            bool flush;
+            lock (connection._writeLock)
+            {
+                connection._flushDeferred = false;
+                flush = connection.RequestFlushLocked();
+            }
+            if (flush)
+            {
+                _ = connection.FlushAsync();
+            }
+        }
+        deferred.Clear();
     }
 
     private async Task FlushAsync()
