@@ -351,6 +351,7 @@ internal sealed partial class Broker
 
     private void ReceiveDecref(long luid)
     {
+        object? released = null;
         lock (_gate)
         {
             if (!_locals.TryGetValue(luid, out LocalObject? local))
@@ -365,7 +366,12 @@ internal sealed partial class Broker
                 {
                     _viewPoints.Remove((point.Viewable, point.Perspective));
                 }
+                released = local.Value;
             }
+        }
+        if (released is not null)
+        {
+            Released?.Invoke(released);
         }
     }
 }

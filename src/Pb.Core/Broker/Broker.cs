@@ -71,10 +71,16 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
         RootReference = new RemoteReference(this, 0, isRoot: true);
     }
 
+    /// <summary>Publishes <paramref name="root"/> as <c>"root"</c> (before any message is handled).</summary>
+    public void SetRoot(object? root) => _root = root;
+
     /// <summary>The peer's root object.</summary>
     public RemoteReference RootReference { get; }
 
     public CancellationToken Disconnected => _disconnected.Token;
+
+    /// <summary>The peer released its last reference to one of our objects (on the read loop).</summary>
+    public event Action<object>? Released;
 
     public bool IsClosed => Volatile.Read(ref _closed);
 

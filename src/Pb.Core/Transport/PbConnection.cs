@@ -196,7 +196,9 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
         }
         Dialect = dialect;
         _parser.Dialect = dialect;
-        _broker = new Broker(this, _options, _rootFactory?.Invoke(this), _logger);
+        _broker = new Broker(this, _options, null, _logger);
+        // The root is made once the broker exists, so it can watch the connection (a portal root does).
+        _broker.SetRoot(_rootFactory?.Invoke(this));
         _broker.SendVersion();
         _ready.TrySetResult();
     }

@@ -1,0 +1,52 @@
+using System.Text;
+using Pb.Jelly;
+
+namespace Pb.Cred;
+
+/// <summary>The client side of PB login (Twisted's <c>PBClientFactory.login</c>).</summary>
+public static class LoginExtensions
+{
+    /// <summary>
+    /// Logs in with a username and password through the server's portal root and answers the avatar. The password
+    /// never travels: the client answers the server's challenge with <c>MD5(MD5(password) || challenge)</c>.
+    /// <paramref name="mind"/> is an object of ours the server's avatar may call.
+    /// </summary>
+    /// <exception cref="RemoteException">The login failed (<c>twisted.cred.error.UnauthorizedLogin</c>).</exception>
+    public static async Task<RemoteReference> LoginAsync(this RemoteReference root, UsernamePassword credentials, Referenceable? mind = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        ArgumentNullException.ThrowIfNull(credentials);
+        // Usernames travel as bytes, as Twisted's clients send them (its in-memory checker keys are bytes).
+        PbTuple answer = await root.CallRemoteAsync<PbTuple>("login", [Encoding.UTF8.GetBytes(credentials.Username)], null, cancellationToken).ConfigureAwait(false);
+        if (answer.Count != 2 || answer[0] is not byte[] challenge || answer[1] is not RemoteReference challenger)
+        {
+            throw new PbProtocolException("login answered something other than (challenge, challenger).");
+        }
+        using (challenger)
+        {
+            byte[] response = PbChallenge.Respond(challenge, credentials.Password);
+            return await challenger.CallRemoteAsync<RemoteReference>("respond", [response, mind], null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Logs in anonymously and answers the avatar.</summary>
+    public static Task<RemoteReference> LoginAnonymousAsync(this RemoteReference root, Referenceable? mind = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        return root.CallRemoteAsync<RemoteReference>("loginAnonymous", [mind], null, cancellationToken);
+    }
+
+    /// <inheritdoc cref="LoginAsync(RemoteReference, UsernamePassword, Referenceable?, CancellationToken)"/>
+    public static async Task<RemoteReference> LoginAsync(this PbClient client, UsernamePassword credentials, Referenceable? mind = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        return await (await client.GetRootObjectAsync(cancellationToken).ConfigureAwait(false)).LoginAsync(credentials, mind, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc cref="LoginAnonymousAsync(RemoteReference, Referenceable?, CancellationToken)"/>
+    public static async Task<RemoteReference> LoginAnonymousAsync(this PbClient client, Referenceable? mind = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        return await (await client.GetRootObjectAsync(cancellationToken).ConfigureAwait(false)).LoginAnonymousAsync(mind, cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,178 @@
+using System.Text;
+using Pb.Jelly;
+
+namespace Pb.Cred;
+
+/// <summary>Limits of PB login on one connection.</summary>
+public sealed class PortalOptions
+{
+    private int _maxFailedLogins = 5;
+
+    /// <summary>
+    /// Failed logins allowed on one connection; the next failure closes it. Default 5. Threat: password guessing
+    /// through one connection. (Twisted has no limit.)
+    /// </summary>
+    public int MaxFailedLoginsPerConnection
+    {
+        get => _maxFailedLogins;
+        set => _maxFailedLogins = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be at least 1.");
+    }
+
+    /// <summary>
+    /// How long a failed login waits before it answers. Default 200 ms. Threat: fast guessing, and telling failure
+    /// causes apart by time.
+    /// </summary>
+    public TimeSpan FailedLoginDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+}
+
+/// <summary>Publishes a <see cref="Portal"/> over PB.</summary>
+public static class PortalServer
+{
+    /// <summary>
+    /// The root factory for <see cref="PbServer"/>: each connection gets Twisted's portal root, which offers
+    /// <c>login(username)</c> (answering a challenge and a challenger whose <c>respond(response, mind)</c> answers the
+    /// avatar) and <c>loginAnonymous(mind)</c>.
+    /// </summary>
+    public static Func<PbConnection, Referenceable> RootFactory(Portal portal, PortalOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(portal);
+        PortalOptions settings = options ?? new PortalOptions();
+        return connection => new PortalRoot(portal, connection, settings);
+    }
+}
+
+/// <summary>
+/// The per-connection root of a PB portal (Twisted's <c>_PortalWrapper</c>). It hands out nothing but avatars, and
+/// runs each avatar's logout exactly once: when the client releases its last reference to it or disconnects.
+/// </summary>
+internal sealed class PortalRoot : Root
+{
+    private readonly Portal _portal;
+    private readonly PbConnection _connection;
+    private readonly PortalOptions _options;
+    private readonly Dictionary<object, Session> _sessions = new(ReferenceEqualityComparer.Instance);
+    private int _failures;
+
+    public PortalRoot(Portal portal, PbConnection connection, PortalOptions options)
+    {
+        _portal = portal;
+        _connection = connection;
+        _options = options;
+        Broker broker = connection.Broker;
+        broker.Released += OnReleased;
+        broker.Disconnected.Register(static s => ((PortalRoot)s!).LogOutAll(), this);
+    }
+
+    /// <summary>Step one of a password login: a fresh challenge and the object to answer it to.</summary>
+    [Remote("login")]
+    public PbTuple Login(object? username)
+    {
+        string name = username switch
+        {
+            byte[] bytes => Encoding.UTF8.GetString(bytes),
+            string text => text,
+            _ => throw new PbException("login(username) takes a username.") { RemoteTypeName = "builtins.TypeError" },
+        };
+        byte[] challenge = PbChallenge.NewChallenge();
+        return new PbTuple(challenge, new Challenger(this, name, challenge));
+    }
+
+    /// <summary>Anonymous login (works when the portal has <see cref="AllowAnonymousAccess"/>).</summary>
+    [Remote("loginAnonymous")]
+    public Task<Referenceable> LoginAnonymousAsync(object? mind) => LogInAsync(AnonymousCredentials.Instance, mind);
+
+    internal async Task<Referenceable> LogInAsync(ICredentials credentials, object? mind)
+    {
+        AvatarLogin login;
+        try
+        {
+            login = await _portal.LoginAsync(credentials, mind, _connection.Broker.Disconnected).ConfigureAwait(false);
+        }
+        catch (UnauthorizedLoginException)
+        {
+            int failures = Interlocked.Increment(ref _failures);
+            await Task.Delay(_options.FailedLoginDelay).ConfigureAwait(false);
+            if (failures >= _options.MaxFailedLoginsPerConnection)
+            {
+                // The error still goes out; then the connection closes.
+                _ = Task.Delay(50).ContinueWith(static (_, c) => ((PbConnection)c!).DisposeAsync().AsTask(), _connection, TaskScheduler.Default);
+            }
+            throw;
+        }
+        lock (_sessions)
+        {
+            _sessions[login.Avatar] = new Session(login.Logout);
+        }
+        return login.Avatar;
+    }
+
+    private void OnReleased(object value)
+    {
+        Session? session;
+        lock (_sessions)
+        {
+            if (!_sessions.Remove(value, out session))
+            {
+                return;
+            }
+        }
+        session.LogOut();
+    }
+
+    private void LogOutAll()
+    {
+        Session[] sessions;
+        lock (_sessions)
+        {
+            sessions = [.. _sessions.Values];
+            _sessions.Clear();
+        }
+        foreach (Session session in sessions)
+        {
+            session.LogOut();
+        }
+    }
+
+    private sealed class Session(Action? logout)
+    {
+        private int _done;
+
+        public void LogOut()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                logout?.Invoke();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Step two (Twisted's <c>_PortalAuthChallenger</c>): checks <c>MD5(MD5(password) || challenge)</c>. It presents
+    /// itself to the portal as the credentials, so checkers verify the response without ever seeing the password.
+    /// </summary>
+    internal sealed class Challenger(PortalRoot root, string username, byte[] challenge) : Referenceable, IUsernamePassword
+    {
+        private byte[]? _response;
+        private int _used;
+
+        public string Username { get; } = username;
+
+        [Remote("respond")]
+        public Task<Referenceable> RespondAsync(byte[] response, object? mind)
+        {
+            // One answer per challenge: a replayed or second response is refused.
+            if (Interlocked.Exchange(ref _used, 1) != 0)
+            {
+                throw new UnauthorizedLoginException();
+            }
+            _response = response;
+            return root.LogInAsync(this, mind);
+        }
+
+        public bool CheckPassword(string password) => CheckMd5Password(PbChallenge.Md5(password));
+
+        public bool CheckMd5Password(ReadOnlySpan<byte> md5OfPassword) =>
+            _response is not null && md5OfPassword.Length == 16
+            && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(PbChallenge.RespondFromMd5(challenge, md5OfPassword), _response);
+    }
+}
