@@ -319,7 +319,8 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
         switch (error)
         {
             case PbException pb:
-                return CopyableFailure.Create(pb.RemoteTypeName, pb.Message, Parents(pb.RemoteTypeName), null);
+                return CopyableFailure.Create(pb.RemoteTypeName, pb.Message,
+                    pb.RemoteBaseTypes.Count == 0 ? Parents(pb.RemoteTypeName) : [pb.RemoteTypeName, .. pb.RemoteBaseTypes, .. s_exceptionParents], null);
             case InsecureJellyException insecure:
                 return CopyableFailure.Create(InsecureJellyException.TwistedTypeName, insecure.Message, Parents(InsecureJellyException.TwistedTypeName), null);
             case JellyException jelly:

@@ -4,7 +4,12 @@ namespace Pb.Cred;
 public sealed class UnauthorizedLoginException : PbException
 {
     /// <summary>Creates the exception.</summary>
-    public UnauthorizedLoginException() : base("") => RemoteTypeName = "twisted.cred.error.UnauthorizedLogin";
+    public UnauthorizedLoginException() : base("")
+    {
+        RemoteTypeName = TwistedErrorType;
+        // Twisted's MRO, so that trap(LoginFailed) and trap(Unauthorized) work on the Twisted side.
+        RemoteBaseTypes = ["twisted.cred.error.LoginFailed", "twisted.cred.error.Unauthorized"];
+    }
 
     /// <summary>Twisted's name for it.</summary>
     public new const string TwistedErrorType = "twisted.cred.error.UnauthorizedLogin";
@@ -14,7 +19,11 @@ public sealed class UnauthorizedLoginException : PbException
 public sealed class UnhandledCredentialsException : PbException
 {
     /// <summary>Creates the exception.</summary>
-    public UnhandledCredentialsException(string message) : base(message) => RemoteTypeName = "twisted.cred.error.UnhandledCredentials";
+    public UnhandledCredentialsException(string message) : base(message)
+    {
+        RemoteTypeName = "twisted.cred.error.UnhandledCredentials";
+        RemoteBaseTypes = ["twisted.cred.error.LoginFailed"];
+    }
 }
 
 /// <summary>Checks one kind of credentials and names the avatar they log in as (Twisted's <c>ICredentialsChecker</c>).</summary>

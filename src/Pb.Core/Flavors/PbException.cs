@@ -21,4 +21,10 @@ public class PbException : Exception
     /// Set it to what a Twisted caller checks for, e.g. <c>builtins.ValueError</c>.
     /// </summary>
     public string RemoteTypeName { get; init; } = TwistedErrorType;
+
+    /// <summary>
+    /// The remote type's base types, most specific first, before Python's <c>Exception</c>; the peer's
+    /// <c>Failure.check</c> and <c>trap</c> match against them. Default: none.
+    /// </summary>
+    public IReadOnlyList<string> RemoteBaseTypes { get; init; } = [];
 }

@@ -1,0 +1,145 @@
+using System.Net;
+using System.Text.Json;
+using Pb.Cred;
+
+namespace Pb.Interop.Tests;
+
+/// <summary>
+/// PB login against real Twisted 22.4, both ways: the Twisted client of python/pb_cred_client.py logs into our
+/// portal, and our client logs into the Twisted portal of python/pb_cred_server.py. One contract, eight cases.
+/// </summary>
+public sealed class CredInteropTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_twisted_client_logs_into_our_portal()
+    {
+        var realm = new CredRealm();
+        var portal = new Portal(realm,
+            new InMemoryPasswordChecker(new Dictionary<string, string> { ["alice"] = "secret", ["bob"] = "hunter2" }),
+            new AllowAnonymousAccess());
+        await using var server = new PbServer(PortalServer.RootFactory(portal));
+        server.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        TwistedScript.ScriptResult result = await TwistedScript.RunUncheckedAsync("pb_cred_client.py",
+            ["--host", "127.0.0.1", "--port", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)], [], Ct);
+
+        var failures = result.Lines
+            .Where(l => l.TryGetProperty("case", out _) && !l.GetProperty("ok").GetBoolean())
+            .Select(l => $"{l.GetProperty("case").GetString()}: {l.GetProperty("detail").GetString()}")
+            .ToList();
+        Assert.True(failures.Count == 0, "Twisted cred cases failed:" + Environment.NewLine + string.Join(Environment.NewLine, failures) + Environment.NewLine + result.Stderr);
+        JsonElement summary = result.Lines.Single(l => l.TryGetProperty("summary", out _)).GetProperty("summary");
+        Assert.Equal(8, summary.GetProperty("passed").GetInt32());
+        Assert.Equal(0, result.ExitCode);
+    }
+
+    [Fact]
+    public async Task Our_client_logs_into_a_twisted_portal()
+    {
+        await using TwistedServer twisted = await TwistedServer.StartAsync("pb_cred_server.py", Ct);
+        Task<PbClient> Connect() => PbClient.ConnectAsync("127.0.0.1", twisted.Port, cancellationToken: Ct);
+
+        // right password
+        await using (PbClient client = await Connect())
+        {
+            using RemoteReference alice = await client.LoginAsync(new UsernamePassword("alice", "secret"), cancellationToken: Ct);
+            Assert.Equal("alice", await alice.CallRemoteAsync<string>("whoami"));
+        }
+
+        // wrong password, then the right one on the same connection; unknown user
+        await using (PbClient client = await Connect())
+        {
+            var wrong = await Assert.ThrowsAsync<RemoteException>(() => client.LoginAsync(new UsernamePassword("alice", "wrong"), cancellationToken: Ct));
+            Assert.Equal(UnauthorizedLoginException.TwistedErrorType, wrong.RemoteType);
+            Assert.True(wrong.Is("twisted.cred.error.LoginFailed"));
+            var unknown = await Assert.ThrowsAsync<RemoteException>(() => client.LoginAsync(new UsernamePassword("nobody", "x"), cancellationToken: Ct));
+            Assert.Equal(UnauthorizedLoginException.TwistedErrorType, unknown.RemoteType);
+            using RemoteReference alice = await client.LoginAsync(new UsernamePassword("alice", "secret"), cancellationToken: Ct);
+            Assert.Equal("alice", await alice.CallRemoteAsync<string>("whoami"));
+        }
+
+        // anonymous
+        await using (PbClient client = await Connect())
+        {
+            using RemoteReference anonymous = await client.LoginAnonymousAsync(cancellationToken: Ct);
+            Assert.Equal("anonymous", await anonymous.CallRemoteAsync<string>("whoami"));
+        }
+
+        // the server calls back into our mind
+        await using (PbClient client = await Connect())
+        {
+            var mind = new CredMind();
+            using RemoteReference bob = await client.LoginAsync(new UsernamePassword("bob", "hunter2"), mind, Ct);
+            Assert.Equal(["mind", "hi"], await bob.CallRemoteAsync<object?[]>("notify_mind", "hi"));
+            Assert.Equal(["hi"], mind.Heard);
+        }
+
+        // logout on disconnect (read through another user's avatar), and two users at once
+        await using (PbClient watcher = await Connect())
+        {
+            using RemoteReference alice = await watcher.LoginAsync(new UsernamePassword("alice", "secret"), cancellationToken: Ct);
+            long before = await alice.CallRemoteAsync<long>("logout_count", "bob");
+            PbClient bobClient = await Connect();
+            RemoteReference bob = await bobClient.LoginAsync(new UsernamePassword("bob", "hunter2"), cancellationToken: Ct);
+            Assert.Equal("bob", await bob.CallRemoteAsync<string>("whoami"));
+            Assert.Equal("alice", await alice.CallRemoteAsync<string>("whoami"));
+            Assert.Equal(before, await alice.CallRemoteAsync<long>("logout_count", "bob"));
+            await bobClient.DisposeAsync();
+            long after = before;
+            for (int i = 0; i < 60 && after == before; i++)
+            {
+                await Task.Delay(50, Ct);
+                after = await alice.CallRemoteAsync<long>("logout_count", "bob");
+            }
+            Assert.Equal(before + 1, after);
+        }
+    }
+}
+
+/// <summary>The contract's realm in C#: avatars with whoami, notify_mind and logout_count.</summary>
+internal sealed class CredRealm : IRealm
+{
+    private readonly Dictionary<string, long> _logouts = [];
+
+    public long LogoutCount(string name)
+    {
+        lock (_logouts)
+        {
+            return _logouts.GetValueOrDefault(name);
+        }
+    }
+
+    public ValueTask<AvatarLogin> RequestAvatarAsync(string avatarId, object? mind, CancellationToken cancellationToken)
+    {
+        string name = avatarId.Length == 0 ? "anonymous" : avatarId;
+        return ValueTask.FromResult(new AvatarLogin(new CredUser(this, name, mind), () =>
+        {
+            lock (_logouts)
+            {
+                _logouts[name] = _logouts.GetValueOrDefault(name) + 1;
+            }
+        }));
+    }
+}
+
+internal sealed class CredUser(CredRealm realm, string name, object? mind) : Avatar
+{
+    [Remote("whoami")] public string WhoAmI() => name;
+
+    [Remote("notify_mind")] public Task<object?> NotifyMind(string text) =>
+        mind is RemoteReference m ? m.CallRemoteAsync("notify", text) : throw new PbException("no mind") { RemoteTypeName = "builtins.ValueError" };
+
+    [Remote("logout_count")] public long LogoutCount(string who) => realm.LogoutCount(who);
+}
+
+internal sealed class CredMind : Referenceable
+{
+    public List<string> Heard { get; } = [];
+
+    [Remote("notify")] public object?[] Notify(string text)
+    {
+        Heard.Add(text);
+        return ["mind", text];
+    }
+}
