@@ -223,6 +223,16 @@ public sealed class BrokerTests
         }
         Assert.True(total > 0); // the offer and version came, then the server closed
         Assert.Equal(6, await root.CallRemoteAsync<int>("add_one", 5));
+        // The server forgets the rogue connection once its shutdown completes (it closed the socket first).
+        foreach (PbConnection closed in host.Server.Connections.Where(c => c.CloseReason is not null).ToList())
+        {
+            Assert.IsType<Pb.Banana.BananaException>(closed.CloseReason);
+            await closed.Completion.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        }
+        for (int i = 0; i < 100 && host.Server.Connections.Count > 1; i++)
+        {
+            await Task.Delay(20, Ct); // the server's bookkeeping runs just after Completion
+        }
         Assert.Single(host.Server.Connections);
     }
 
