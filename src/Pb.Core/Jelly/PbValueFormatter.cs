@@ -5,7 +5,7 @@ using System.Text;
 namespace Pb.Jelly;
 
 /// <summary>Python-like text for jelly values, for error messages, logs and ToString. Not on any hot path.</summary>
-public static class PbValueFormatter
+internal static class PbValueFormatter
 {
     /// <summary>Formats <paramref name="value"/> as Python would show it (shortened for long byte strings).</summary>
     public static string Format(object? value) => value switch
