@@ -183,6 +183,48 @@ public sealed class PbClient : IAsyncDisposable
         return client;
     }
 
+    /// <summary>
+    /// Connects over a WebSocket (PB over <c>ws://</c> or <c>wss://</c>, sub-protocol <c>pb.banana</c>), as a browser
+    /// does: the same banana bytes as TCP, in binary messages.
+    /// </summary>
+    public static async Task<PbClient> ConnectWebSocketAsync(Uri uri, BrokerOptions? options = null, Action<System.Net.WebSockets.ClientWebSocketOptions>? configure = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.AddSubProtocol(WebSocketPipe.BananaSubProtocol);
+        configure?.Invoke(socket.Options);
+        try
+        {
+            await socket.ConnectAsync(uri, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        return await ConnectAsync(socket, options, logger, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a PB client over a WebSocket that is already open.</summary>
+    public static async Task<PbClient> ConnectAsync(System.Net.WebSockets.WebSocket webSocket, BrokerOptions? options = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(webSocket);
+        var pipe = new WebSocketPipe(webSocket);
+        var connection = new PbConnection(pipe, isServer: false, options ?? new BrokerOptions(), null, logger, pipe);
+        connection.Start();
+        var client = new PbClient(connection);
+        try
+        {
+            await connection.WhenReadyAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return client;
+    }
+
     /// <summary>The server's root object (Twisted's <c>getRootObject</c>).</summary>
     public async Task<RemoteReference> GetRootObjectAsync(CancellationToken cancellationToken = default)
     {

@@ -1,0 +1,68 @@
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Pb;
+using Pb.AspNetCore;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps Perspective Broker endpoints.</summary>
+public static class PerspectiveBrokerEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Serves PB over WebSockets at <paramref name="pattern"/>: the sub-protocol <c>pb.banana</c> carries the same
+    /// banana bytes as TCP. Returns the endpoint's convention builder, so <c>RequireAuthorization()</c>,
+    /// <c>RequireCors()</c> and metadata compose as they do for <c>MapHub</c>.
+    /// </summary>
+    public static IEndpointConventionBuilder MapPerspectiveBroker(this IEndpointRouteBuilder endpoints, string pattern)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        if (endpoints.ServiceProvider.GetService<PerspectiveBrokerMarkerService>() is null)
+        {
+            throw new InvalidOperationException(
+                "Unable to find the required services. Add them by calling 'services.AddPerspectiveBroker()' in the application's service configuration before 'app.MapPerspectiveBroker(...)'.");
+        }
+        // Like MapHub, the endpoint carries its own WebSocket middleware: the app need not call UseWebSockets.
+        IApplicationBuilder app = endpoints.CreateApplicationBuilder().UseWebSockets();
+        app.Run(HandleAsync);
+        RequestDelegate pipeline = app.Build();
+        return endpoints.Map(pattern, pipeline).WithDisplayName($"Perspective Broker {pattern}");
+    }
+
+    private static async Task HandleAsync(HttpContext context)
+    {
+        PerspectiveBrokerOptions options = context.RequestServices.GetRequiredService<IOptions<PerspectiveBrokerOptions>>().Value;
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("This is a Perspective Broker endpoint: connect with a WebSocket (sub-protocol pb.banana).", context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+        IList<string> requested = context.WebSockets.WebSocketRequestedProtocols;
+        if (requested.Count > 0 && !requested.Contains(WebSocketPipe.BananaSubProtocol))
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync($"Unsupported WebSocket sub-protocol: this endpoint speaks {WebSocketPipe.BananaSubProtocol}.", context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+        Func<IServiceProvider, PbConnection, Referenceable> rootFactory = options.RootFactory
+            ?? throw new InvalidOperationException("No root object: call UseRoot(...) or UsePortal(...) on the builder AddPerspectiveBroker returned.");
+
+        WebSocket socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            SubProtocol = requested.Count > 0 ? WebSocketPipe.BananaSubProtocol : null,
+        }).ConfigureAwait(false);
+        ILogger logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Pb.AspNetCore.PerspectiveBroker");
+        var pipe = new WebSocketPipe(socket);
+        IServiceProvider services = context.RequestServices;
+        var connection = new PbConnection(pipe, isServer: true, options.Broker, c => rootFactory(services, c), logger, pipe);
+        connection.Start();
+        using (context.RequestAborted.Register(static c => _ = ((PbConnection)c!).DisposeAsync().AsTask(), connection))
+        {
+            await connection.Completion.ConfigureAwait(false);
+        }
+    }
+}

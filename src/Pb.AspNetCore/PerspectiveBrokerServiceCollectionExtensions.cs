@@ -1,0 +1,62 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Pb;
+using Pb.AspNetCore;
+using Pb.Cred;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Chooses what PB connections of the app see as their root.</summary>
+public interface IPerspectiveBrokerBuilder
+{
+    /// <summary>The app's services.</summary>
+    IServiceCollection Services { get; }
+
+    /// <summary>Every connection's root is made by <paramref name="rootFactory"/> from the connection's services.</summary>
+    IPerspectiveBrokerBuilder UseRoot(Func<IServiceProvider, PbConnection, Referenceable> rootFactory);
+
+    /// <summary>Every connection gets PB's login root for the portal made by <paramref name="portalFactory"/>.</summary>
+    IPerspectiveBrokerBuilder UsePortal(Func<IServiceProvider, Portal> portalFactory);
+}
+
+/// <summary>Registration of Perspective Broker endpoints.</summary>
+public static class PerspectiveBrokerServiceCollectionExtensions
+{
+    /// <summary>Adds the services PB endpoints need; choose the root on the returned builder.</summary>
+    public static IPerspectiveBrokerBuilder AddPerspectiveBroker(this IServiceCollection services, Action<PerspectiveBrokerOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddOptions<PerspectiveBrokerOptions>();
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+        services.TryAddSingleton<PerspectiveBrokerMarkerService>();
+        return new Builder(services);
+    }
+
+    private sealed class Builder(IServiceCollection services) : IPerspectiveBrokerBuilder
+    {
+        public IServiceCollection Services { get; } = services;
+
+        public IPerspectiveBrokerBuilder UseRoot(Func<IServiceProvider, PbConnection, Referenceable> rootFactory)
+        {
+            ArgumentNullException.ThrowIfNull(rootFactory);
+            Services.Configure<PerspectiveBrokerOptions>(o => o.RootFactory = rootFactory);
+            return this;
+        }
+
+        public IPerspectiveBrokerBuilder UsePortal(Func<IServiceProvider, Portal> portalFactory)
+        {
+            ArgumentNullException.ThrowIfNull(portalFactory);
+            Services.TryAddSingleton(portalFactory);
+            Services.AddSingleton<IConfigureOptions<PerspectiveBrokerOptions>>(sp => new ConfigureOptions<PerspectiveBrokerOptions>(o =>
+            {
+                Portal portal = sp.GetRequiredService<Portal>();
+                PortalOptions portalOptions = o.Portal;
+                o.RootFactory = (_, connection) => PortalServer.RootFactory(portal, portalOptions)(connection);
+            }));
+            return this;
+        }
+    }
+}
