@@ -1,3 +1,4 @@
+using Pb.Tests;
 using System.Net;
 using System.Text.Json;
 using Pb.Cred;

@@ -1,3 +1,4 @@
+using Pb.Tests;
 using System.Numerics;
 using System.Text;
 using Pb.Jelly;

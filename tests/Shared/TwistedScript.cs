@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json;
 
-namespace Pb.Interop.Tests;
+namespace Pb.Tests;
 
 /// <summary>
 /// Runs a script of <c>python/</c> with Debian's <c>/usr/bin/python3</c> (the interpreter that has python3-twisted)

@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
 
-namespace Pb.Interop.Tests;
+namespace Pb.Tests;
 
 /// <summary>
 /// A Twisted PB server script running beside the test (python/pb_interop_server.py): started with port 0, ready once
