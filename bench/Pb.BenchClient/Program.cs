@@ -17,14 +17,17 @@ long fanoutN = (long)Double("--fanout-n", 10000);
 double maxTotal = Double("--max-total", 120);
 string system = Arg("--system", "pbweb");
 string run = Arg("--run", "1");
-if (transport != "tcp")
+string url = Arg("--url", "");
+if (transport is not ("tcp" or "ws") || (transport == "ws" && url.Length == 0))
 {
-    Console.Error.WriteLine("Only --transport tcp is available until the WebSocket client exists.");
+    Console.Error.WriteLine("Use --transport tcp --host H --port P, or --transport ws --url ws://H:P/pb.");
     return 2;
 }
 
 var total = Stopwatch.StartNew();
-await using PbClient client = await PbClient.ConnectAsync(host, port);
+await using PbClient client = transport == "ws"
+    ? await PbClient.ConnectWebSocketAsync(new Uri(url))
+    : await PbClient.ConnectAsync(host, port);
 RemoteReference root = await client.GetRootObjectAsync();
 var observer = new Observer();
 object?[] dicts = [Enumerable.Range(0, 1000).Select(i => (object?)new Dictionary<string, object?> { ["id"] = (long)i, ["name"] = $"item-{i}", ["score"] = i * 0.5 }).ToList()];

@@ -3,14 +3,32 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Pb;
 
 string transport = Arg("--transport", "tcp");
 int port = int.Parse(Arg("--port", "0"), CultureInfo.InvariantCulture);
 double lifetime = double.Parse(Arg("--lifetime", "60"), CultureInfo.InvariantCulture);
+if (transport == "ws")
+{
+    // PB over WebSockets in ASP.NET Core: ws://127.0.0.1:<port>/pb
+    WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+    builder.Logging.ClearProviders();
+    builder.WebHost.UseKestrel().UseUrls($"http://127.0.0.1:{port}");
+    builder.Services.AddPerspectiveBroker().UseRoot((_, _) => new BenchRoot());
+    await using WebApplication app = builder.Build();
+    app.MapPerspectiveBroker("/pb");
+    await app.StartAsync();
+    Console.WriteLine($"READY port={new Uri(app.Urls.First()).Port} pid={Environment.ProcessId}");
+    await Task.Delay(TimeSpan.FromSeconds(lifetime));
+    return 0;
+}
 if (transport != "tcp")
 {
-    Console.Error.WriteLine("Only --transport tcp is available in Pb.Core; the WebSocket endpoint comes with Pb.AspNetCore.");
+    Console.Error.WriteLine("--transport is tcp or ws.");
     return 2;
 }
 await using var server = new PbServer(new BenchRoot());
