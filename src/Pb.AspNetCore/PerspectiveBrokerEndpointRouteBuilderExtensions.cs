@@ -58,7 +58,11 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
         ILogger logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Pb.AspNetCore.PerspectiveBroker");
         var pipe = new WebSocketPipe(socket);
         IServiceProvider services = context.RequestServices;
-        var connection = new PbConnection(pipe, isServer: true, options.Broker, c => rootFactory(services, c), logger, pipe);
+        var connection = new PbConnection(pipe, isServer: true, options.Broker, c => rootFactory(services, c), logger, pipe)
+        {
+            // The upgrade request's user (JWT, cookie, any scheme): the portal's loginAuthenticated logs it in.
+            User = context.User,
+        };
         connection.Start();
         using (context.RequestAborted.Register(static c => _ = ((PbConnection)c!).DisposeAsync().AsTask(), connection))
         {

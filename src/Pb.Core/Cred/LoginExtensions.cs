@@ -36,6 +36,21 @@ public static class LoginExtensions
         return root.CallRemoteAsync<RemoteReference>("loginAnonymous", [mind], null, cancellationToken);
     }
 
+    /// <summary>Logs in as the user the transport authenticated (a JWT or cookie on the WebSocket upgrade).</summary>
+    public static Task<RemoteReference> LoginAuthenticatedAsync(this RemoteReference root, Referenceable? mind = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        return root.CallRemoteAsync<RemoteReference>("loginAuthenticated", [mind], null, cancellationToken);
+    }
+
+    /// <summary>Logs in with a bearer token (a JWT the HTTP side accepts), on any transport.</summary>
+    public static Task<RemoteReference> LoginTokenAsync(this RemoteReference root, string token, Referenceable? mind = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        ArgumentNullException.ThrowIfNull(token);
+        return root.CallRemoteAsync<RemoteReference>("loginToken", [token, mind], null, cancellationToken);
+    }
+
     /// <inheritdoc cref="LoginAsync(RemoteReference, UsernamePassword, Referenceable?, CancellationToken)"/>
     public static async Task<RemoteReference> LoginAsync(this PbClient client, UsernamePassword credentials, Referenceable? mind = null, CancellationToken cancellationToken = default)
     {

@@ -23,6 +23,12 @@ public sealed class PortalOptions
     /// causes apart by time.
     /// </summary>
     public TimeSpan FailedLoginDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// Validates a bearer token for <c>loginToken(token, mind)</c> and answers its user, or null when it is not valid.
+    /// Default null: token login is refused. Pb.AspNetCore sets it from the app's JwtBearer configuration.
+    /// </summary>
+    public Func<string, CancellationToken, ValueTask<System.Security.Claims.ClaimsPrincipal?>>? TokenValidator { get; set; }
 }
 
 /// <summary>Publishes a <see cref="Portal"/> over PB.</summary>
@@ -77,6 +83,31 @@ internal sealed class PortalRoot : Root
         return new PbTuple(challenge, new Challenger(this, name, challenge));
     }
 
+    /// <summary>
+    /// Login as the user the transport already authenticated (the WebSocket upgrade's JWT or cookie): no password
+    /// travels. Refused (UnauthorizedLogin) on a connection nobody authenticated.
+    /// </summary>
+    [Remote("loginAuthenticated")]
+    public Task<Referenceable> LoginAuthenticatedAsync(object? mind) =>
+        _connection.User is { Identity.IsAuthenticated: true } user
+            ? LogInAsync(new ClaimsCredentials(user), mind)
+            : Task.FromException<Referenceable>(new UnauthorizedLoginException());
+
+    /// <summary>Login with a bearer token the host's validator accepts (any transport, raw TCP included).</summary>
+    [Remote("loginToken")]
+    public async Task<Referenceable> LoginTokenAsync(string token, object? mind)
+    {
+        Func<string, CancellationToken, ValueTask<System.Security.Claims.ClaimsPrincipal?>> validator = _options.TokenValidator
+            ?? throw new UnhandledCredentialsException("This server does not accept token logins.");
+        System.Security.Claims.ClaimsPrincipal? user = await validator(token, _connection.Broker.Disconnected).ConfigureAwait(false);
+        return await LogInAsync(user is null ? new FailedCredentials() : new ClaimsCredentials(user), mind).ConfigureAwait(false);
+    }
+
+    /// <summary>An invalid token: a failed login like a wrong password (counted, delayed).</summary>
+    private sealed class FailedCredentials : ICredentials
+    {
+    }
+
     /// <summary>Anonymous login (works when the portal has <see cref="AllowAnonymousAccess"/>).</summary>
     [Remote("loginAnonymous")]
     public Task<Referenceable> LoginAnonymousAsync(object? mind) => LogInAsync(AnonymousCredentials.Instance, mind);
@@ -86,7 +117,9 @@ internal sealed class PortalRoot : Root
         AvatarLogin login;
         try
         {
-            login = await _portal.LoginAsync(credentials, mind, _connection.Broker.Disconnected).ConfigureAwait(false);
+            login = credentials is FailedCredentials
+                ? throw new UnauthorizedLoginException()
+                : await _portal.LoginAsync(credentials, mind, _connection.Broker.Disconnected).ConfigureAwait(false);
         }
         catch (UnauthorizedLoginException)
         {

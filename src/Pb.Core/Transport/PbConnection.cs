@@ -68,6 +68,12 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
     /// <summary>The peer's root object (after <see cref="WhenReadyAsync"/>).</summary>
     public RemoteReference RootObject => Broker.RootReference;
 
+    /// <summary>
+    /// The user the transport authenticated (the WebSocket upgrade request's user in ASP.NET Core); null on raw TCP.
+    /// A portal root logs this user in with <c>loginAuthenticated</c>.
+    /// </summary>
+    public System.Security.Claims.ClaimsPrincipal? User { get; init; }
+
     /// <summary>How many of our objects the peer holds references to now (the root not counted).</summary>
     public int ExportedObjectCount => _broker?.ExportedCount ?? 0;
 
