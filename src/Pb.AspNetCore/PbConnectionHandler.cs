@@ -17,6 +17,10 @@ internal sealed class PbConnectionHandler(IServiceScopeFactory scopes, IOptions<
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         PerspectiveBrokerOptions settings = options.Value;
+        if (connection.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket is { } socket)
+        {
+            SocketPipe.EnableKeepAlive(socket);
+        }
         Func<IServiceProvider, PbConnection, Referenceable> rootFactory = settings.RootFactory
             ?? throw new InvalidOperationException("No root object: call UseRoot(...) or UsePortal(...) on the builder AddPerspectiveBroker returned.");
         await using AsyncServiceScope scope = scopes.CreateAsyncScope();

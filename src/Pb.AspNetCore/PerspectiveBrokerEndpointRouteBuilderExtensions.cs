@@ -32,6 +32,19 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
         return endpoints.Map(pattern, pipeline).WithDisplayName($"Perspective Broker {pattern}");
     }
 
+    /// <summary>Same origin, a listed origin, or no Origin header at all (not a browser).</summary>
+    private static bool IsOriginAllowed(HttpContext context, PerspectiveBrokerOptions options)
+    {
+        string? origin = context.Request.Headers.Origin;
+        if (string.IsNullOrEmpty(origin))
+        {
+            return true;
+        }
+        string own = $"{context.Request.Scheme}://{context.Request.Host}";
+        return string.Equals(origin, own, StringComparison.OrdinalIgnoreCase)
+            || options.AllowedOrigins.Any(allowed => string.Equals(origin, allowed.TrimEnd('/'), StringComparison.OrdinalIgnoreCase));
+    }
+
     private static async Task HandleAsync(HttpContext context)
     {
         PerspectiveBrokerOptions options = context.RequestServices.GetRequiredService<IOptions<PerspectiveBrokerOptions>>().Value;
@@ -39,6 +52,12 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await context.Response.WriteAsync("This is a Perspective Broker endpoint: connect with a WebSocket (sub-protocol pb.banana).", context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+        if (!IsOriginAllowed(context, options))
+        {
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            await context.Response.WriteAsync("This origin may not open a Perspective Broker connection (PerspectiveBrokerOptions.AllowedOrigins).", context.RequestAborted).ConfigureAwait(false);
             return;
         }
         IList<string> requested = context.WebSockets.WebSocketRequestedProtocols;
@@ -54,6 +73,8 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
         WebSocket socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
             SubProtocol = requested.Count > 0 ? WebSocketPipe.BananaSubProtocol : null,
+            KeepAliveInterval = options.KeepAliveInterval,
+            KeepAliveTimeout = options.PeerTimeout,
         }).ConfigureAwait(false);
         ILogger logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Pb.AspNetCore.PerspectiveBroker");
         var pipe = new WebSocketPipe(socket);

@@ -11,6 +11,26 @@ public sealed class PerspectiveBrokerOptions
     /// <summary>Login limits when the root is a portal. Default: <see cref="PortalOptions"/> defaults.</summary>
     public PortalOptions Portal { get; set; } = new();
 
+    /// <summary>
+    /// Origins (<c>https://app.example.com</c>) allowed to open a PB WebSocket besides the endpoint's own. Default: none,
+    /// so a page on a foreign origin is refused (403). Threat: cross-site WebSocket hijacking, where another site's
+    /// page opens a socket that the browser authenticates with this app's cookies. Requests without an Origin header
+    /// (non-browser clients) are not affected.
+    /// </summary>
+    public IList<string> AllowedOrigins { get; } = new List<string>();
+
+    /// <summary>
+    /// How often the server pings a WebSocket peer. Default 15 s. PB itself has no keep-alive; this notices dead
+    /// peers and keeps proxies from closing idle connections.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How long a WebSocket peer may leave a ping unanswered before the connection is closed. Default 30 s. Threat: a
+    /// silent peer holding a connection (and its avatars) forever. Raw TCP connections get TCP keep-alive instead.
+    /// </summary>
+    public TimeSpan PeerTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Makes each connection's root object (set by the builder's UseRoot or UsePortal).</summary>
     internal Func<IServiceProvider, PbConnection, Referenceable>? RootFactory { get; set; }
 }
