@@ -173,6 +173,10 @@ internal sealed partial class Broker
             Fail(requestId, answer, new PbException($"No such method: remote_{System.Text.Encoding.UTF8.GetString(name)}") { RemoteTypeName = "twisted.spread.flavors.NoSuchMethod" }, name);
             return;
         }
+        if (PbTelemetry.Calls.Enabled)
+        {
+            PbTelemetry.Calls.Add(1);
+        }
         if (Interlocked.Increment(ref _runningInvocations) > _options.MaxConcurrentInvocations)
         {
             Interlocked.Decrement(ref _runningInvocations);
@@ -180,6 +184,8 @@ internal sealed partial class Broker
             return;
         }
         ValueTask<object?> result;
+        System.Diagnostics.Activity? activity = PbTelemetry.StartCall(method.Name);
+        long started = PbTelemetry.CallDuration.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         try
         {
             result = method.InvokeAsync(target, method.Bind(args, kwargs, _disconnected.Token, perspective));
@@ -188,19 +194,22 @@ internal sealed partial class Broker
         {
             Interlocked.Decrement(ref _runningInvocations);
             Fail(requestId, answer, e, method.Name);
+            EndCall(activity, started, e);
             return;
         }
         if (result.IsCompleted)
         {
             Interlocked.Decrement(ref _runningInvocations);
-            Complete(requestId, answer, result, method.Name, perspective);
+            Exception? failure = Complete(requestId, answer, result, method.Name, perspective);
+            EndCall(activity, started, failure);
             return;
         }
-        _ = CompleteLaterAsync(requestId, answer, result, method.Name, perspective);
+        _ = CompleteLaterAsync(requestId, answer, result, method.Name, perspective, activity, started);
     }
 
-    private async Task CompleteLaterAsync(long requestId, bool answer, ValueTask<object?> result, string method, object? perspective)
+    private async Task CompleteLaterAsync(long requestId, bool answer, ValueTask<object?> result, string method, object? perspective, System.Diagnostics.Activity? activity, long started)
     {
+        Exception? error = null;
         try
         {
             object? value = await result.ConfigureAwait(false);
@@ -211,15 +220,38 @@ internal sealed partial class Broker
         }
         catch (Exception e)
         {
+            error = e;
             Fail(requestId, answer, e, method);
         }
         finally
         {
             Interlocked.Decrement(ref _runningInvocations);
+            EndCall(activity, started, error);
         }
     }
 
-    private void Complete(long requestId, bool answer, ValueTask<object?> result, string method, object? perspective)
+    private static void EndCall(System.Diagnostics.Activity? activity, long started, Exception? error)
+    {
+        if (started != 0)
+        {
+            PbTelemetry.CallDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        if (error is not null && PbTelemetry.CallErrors.Enabled)
+        {
+            PbTelemetry.CallErrors.Add(1);
+        }
+        if (activity is not null)
+        {
+            if (error is not null)
+            {
+                activity.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error.GetType().Name);
+            }
+            activity.Dispose();
+        }
+    }
+
+    /// <summary>Answers a call that finished at once; returns its exception, if it failed.</summary>
+    private Exception? Complete(long requestId, bool answer, ValueTask<object?> result, string method, object? perspective)
     {
         object? value;
         try
@@ -229,12 +261,13 @@ internal sealed partial class Broker
         catch (Exception e)
         {
             Fail(requestId, answer, e, method);
-            return;
+            return e;
         }
         if (answer)
         {
             SendAnswer(requestId, value, perspective);
         }
+        return null;
     }
 
     private void Fail(long requestId, bool answer, Exception error, ReadOnlySpan<byte> method) =>

@@ -77,7 +77,11 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
     /// <summary>How many of our objects the peer holds references to now (the root not counted).</summary>
     public int ExportedObjectCount => _broker?.ExportedCount ?? 0;
 
-    internal void Start() => _ = ReadLoopAsync();
+    internal void Start()
+    {
+        PbTelemetry.Connections.Add(1);
+        _ = ReadLoopAsync();
+    }
 
     // ---------------------------------------------------------------- reading
 
@@ -95,6 +99,7 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
             {
                 ReadResult read = await input.ReadAsync(_closing.Token).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = read.Buffer;
+                long examinedBefore = buffer.Length;
                 // Answers written while this batch is handled go out in one write when it is done.
                 BeginDeferredFlush();
                 try
@@ -128,6 +133,10 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                 {
                     try
                     {
+                        if (PbTelemetry.BytesReceived.Enabled)
+                        {
+                            PbTelemetry.BytesReceived.Add(examinedBefore - buffer.Length);
+                        }
                         input.AdvanceTo(buffer.Start, buffer.End);
                         _broker?.EndOfBatch();
                     }
@@ -337,6 +346,10 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                 }
                 // Everything queued while the previous write was in flight goes out in one write.
                 FlushResult result = await _pipe.Output.WriteAsync(batch.WrittenMemory, _closing.Token).ConfigureAwait(false);
+                if (PbTelemetry.BytesSent.Enabled)
+                {
+                    PbTelemetry.BytesSent.Add(batch.WrittenCount);
+                }
                 batch.Reset();
                 if (result.IsCompleted || result.IsCanceled)
                 {
@@ -407,6 +420,7 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
             await _owner.DisposeAsync().ConfigureAwait(false);
         }
         LogClosed(_logger, _closeReason?.Message ?? "closed");
+        PbTelemetry.Connections.Add(-1);
         _completion.TrySetResult();
     }
 
