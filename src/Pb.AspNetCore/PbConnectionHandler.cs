@@ -10,7 +10,7 @@ namespace Pb.AspNetCore;
 /// realm and objects as the WebSocket endpoint, so a Twisted client and a browser meet the same avatars. Each
 /// connection gets its own service scope, which lives as long as the connection.
 /// </summary>
-internal sealed class PbConnectionHandler(IServiceScopeFactory scopes, IOptions<PerspectiveBrokerOptions> options, ILoggerFactory loggers) : ConnectionHandler
+internal sealed class PbConnectionHandler(IServiceScopeFactory scopes, IOptions<PerspectiveBrokerOptions> options, ILoggerFactory loggers, PbConnectionRegistry registry) : ConnectionHandler
 {
     private readonly ILogger _logger = loggers.CreateLogger("Pb.AspNetCore.PerspectiveBroker");
 
@@ -26,6 +26,10 @@ internal sealed class PbConnectionHandler(IServiceScopeFactory scopes, IOptions<
         await using AsyncServiceScope scope = scopes.CreateAsyncScope();
         IServiceProvider services = scope.ServiceProvider;
         var pb = new PbConnection(connection.Transport, isServer: true, settings.Broker, c => rootFactory(services, c), _logger, owner: null);
+        if (!registry.TryAdd(pb))
+        {
+            return; // the app is stopping
+        }
         pb.Start();
         using (connection.ConnectionClosed.Register(static c => _ = ((PbConnection)c!).DisposeAsync().AsTask(), pb))
         {

@@ -84,6 +84,11 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
             // The upgrade request's user (JWT, cookie, any scheme): the portal's loginAuthenticated logs it in.
             User = context.User,
         };
+        if (!context.RequestServices.GetRequiredService<PbConnectionRegistry>().TryAdd(connection))
+        {
+            await pipe.DisposeAsync().ConfigureAwait(false);
+            return; // the app is stopping
+        }
         connection.Start();
         using (context.RequestAborted.Register(static c => _ = ((PbConnection)c!).DisposeAsync().AsTask(), connection))
         {

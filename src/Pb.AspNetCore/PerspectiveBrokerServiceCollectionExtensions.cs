@@ -32,6 +32,7 @@ public static class PerspectiveBrokerServiceCollectionExtensions
             services.Configure(configure);
         }
         services.TryAddSingleton<PerspectiveBrokerMarkerService>();
+        services.TryAddSingleton<PbConnectionRegistry>();
         return new Builder(services);
     }
 
