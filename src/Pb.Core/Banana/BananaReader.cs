@@ -199,6 +199,35 @@ public ref struct BananaReader
     /// </summary>
     internal bool TrySkipToken(out BananaTokenKind kind, out int count)
     {
+        // Fast path: a one-byte header in the current span (most items), stepped over without building a token.
+        ReadOnlySpan<byte> current = _singleSegment ? _span[_position..] : _reader.UnreadSpan;
+        if (current.Length >= 2 && current[0] < 0x80)
+        {
+            int header = current[0];
+            switch (current[1])
+            {
+                case BananaTypeByte.List when header <= _maxItemLength:
+                    Advance(2);
+                    kind = BananaTokenKind.List;
+                    count = header;
+                    return true;
+                case BananaTypeByte.Int or BananaTypeByte.Neg or BananaTypeByte.LongInt or BananaTypeByte.LongNeg:
+                    Advance(2);
+                    kind = BananaTokenKind.Integer;
+                    count = 0;
+                    return true;
+                case BananaTypeByte.String when header <= _maxItemLength && current.Length >= 2 + header:
+                    Advance(2 + header);
+                    kind = BananaTokenKind.Bytes;
+                    count = 0;
+                    return true;
+                case BananaTypeByte.Vocab when Dialect == BananaDialect.Pb && header is >= 1 and <= BananaVocabulary.MaxIndex:
+                    Advance(2);
+                    kind = BananaTokenKind.Bytes;
+                    count = 0;
+                    return true;
+            }
+        }
         BananaToken token;
         if (_singleSegment)
         {

@@ -344,7 +344,7 @@ public sealed class Jellier
                     foreach (KeyValuePair<object?, object?> entry in dict)
                     {
                         w.WriteListHeader(2);
-                        Write(ref w, entry.Key, depth + 2);
+                        WriteKey(ref w, entry.Key, depth + 2);
                         Write(ref w, entry.Value, depth + 2);
                     }
                 }
@@ -353,12 +353,10 @@ public sealed class Jellier
                 if (BeginContainer(ref w, dict, ref depth))
                 {
                     WriteHeader(ref w, JellyTag.Dictionary, dict.Count);
-                    byte[] unicode = JellyConstants.For(w.Dialect).UnicodePrefix;
                     foreach (KeyValuePair<string, object?> entry in dict)
                     {
                         w.WriteListHeader(2);
-                        w.WriteRaw(unicode);
-                        w.WriteUtf8(entry.Key);
+                        WriteKey(ref w, entry.Key, depth + 2);
                         Write(ref w, entry.Value, depth + 2);
                     }
                 }
@@ -429,6 +427,31 @@ public sealed class Jellier
                 WriteOther(ref w, value, depth);
                 return;
         }
+    }
+
+    // Dictionary keys repeat (every record of a list has the same field names): their encoded items are remembered
+    // per jellier, keyed by the string instance, so a repeated key is one copy instead of a UTF-8 encoding.
+    private const int KeyCacheSize = 32, MaxCachedKeyLength = 32;
+    private readonly (string? Key, BananaDialect Dialect, byte[]? Item)[] _keyCache = new (string?, BananaDialect, byte[]?)[KeyCacheSize];
+
+    private void WriteKey(ref BananaWriter w, object? key, int depth)
+    {
+        if (key is not string text || text.Length > MaxCachedKeyLength)
+        {
+            Write(ref w, key, depth);
+            return;
+        }
+        ref (string? Key, BananaDialect Dialect, byte[]? Item) slot = ref _keyCache[RuntimeHelpers.GetHashCode(text) & (KeyCacheSize - 1)];
+        if (!ReferenceEquals(slot.Key, text) || slot.Dialect != w.Dialect)
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(text.Length + 16);
+            var itemWriter = new BananaWriter(buffer, w.Dialect, w.Limits);
+            itemWriter.WriteRaw(JellyConstants.For(w.Dialect).UnicodePrefix);
+            itemWriter.WriteUtf8(text);
+            itemWriter.Flush();
+            slot = (text, w.Dialect, buffer.WrittenSpan.ToArray());
+        }
+        w.WriteRaw(slot.Item);
     }
 
     private static void WriteHeader(ref BananaWriter w, JellyTag tag, int count)
