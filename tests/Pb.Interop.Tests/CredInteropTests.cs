@@ -25,14 +25,7 @@ public sealed class CredInteropTests
         TwistedScript.ScriptResult result = await TwistedScript.RunUncheckedAsync("pb_cred_client.py",
             ["--host", "127.0.0.1", "--port", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)], [], Ct);
 
-        var failures = result.Lines
-            .Where(l => l.TryGetProperty("case", out _) && !l.GetProperty("ok").GetBoolean())
-            .Select(l => $"{l.GetProperty("case").GetString()}: {l.GetProperty("detail").GetString()}")
-            .ToList();
-        Assert.True(failures.Count == 0, "Twisted cred cases failed:" + Environment.NewLine + string.Join(Environment.NewLine, failures) + Environment.NewLine + result.Stderr);
-        JsonElement summary = result.Lines.Single(l => l.TryGetProperty("summary", out _)).GetProperty("summary");
-        Assert.Equal(8, summary.GetProperty("passed").GetInt32());
-        Assert.Equal(0, result.ExitCode);
+        TwistedScript.AssertScenarioPassed(result, expectedCases: 8);
     }
 
     [Fact]

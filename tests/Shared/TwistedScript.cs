@@ -96,6 +96,22 @@ internal static class TwistedScript
         return new ScriptResult(lines, process.ExitCode, await stderr);
     }
 
+    /// <summary>
+    /// Asserts that a scenario script (pb_*_client.py) passed every case: the failing cases and the script's stderr in
+    /// the message, then the summary count and the exit code.
+    /// </summary>
+    public static void AssertScenarioPassed(ScriptResult result, int expectedCases)
+    {
+        var failures = result.Lines
+            .Where(l => l.TryGetProperty("case", out _) && !l.GetProperty("ok").GetBoolean())
+            .Select(l => $"{l.GetProperty("case").GetString()}: {l.GetProperty("detail").GetString()}")
+            .ToList();
+        Assert.True(failures.Count == 0, "Twisted client cases failed:" + Environment.NewLine + string.Join(Environment.NewLine, failures) + Environment.NewLine + result.Stderr);
+        JsonElement summary = result.Lines.Single(l => l.TryGetProperty("summary", out _)).GetProperty("summary");
+        Assert.Equal(expectedCases, summary.GetProperty("passed").GetInt32());
+        Assert.Equal(0, result.ExitCode);
+    }
+
     /// <summary>One JSON-lines request: an index and the value's bytes in both dialects, as lowercase hex.</summary>
     public static string Request(int index, byte[] pb, byte[] none) =>
         JsonSerializer.Serialize(new { index, pb = Convert.ToHexStringLower(pb), none = Convert.ToHexStringLower(none) });

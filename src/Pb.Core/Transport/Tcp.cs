@@ -187,8 +187,14 @@ public sealed class PbClient : IAsyncDisposable
             throw;
         }
         var pipe = new SocketPipe(socket);
-        // The client has a root too, for symmetry; a client's objects reach the server as call arguments.
-        var connection = new PbConnection(pipe, isServer: false, options ?? new BrokerOptions(), null, logger, pipe);
+        return await StartAsync(pipe, pipe, options, logger, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs the client side of PB over <paramref name="pipe"/> and waits for the dialect negotiation.</summary>
+    private static async Task<PbClient> StartAsync(System.IO.Pipelines.IDuplexPipe pipe, IAsyncDisposable owner, BrokerOptions? options, ILogger? logger, CancellationToken cancellationToken)
+    {
+        // A client publishes no root: its objects reach the server as call arguments (a login's mind, callbacks).
+        var connection = new PbConnection(pipe, isServer: false, options ?? new BrokerOptions(), null, logger, owner);
         connection.Start();
         var client = new PbClient(connection);
         try
@@ -230,19 +236,7 @@ public sealed class PbClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(webSocket);
         var pipe = new WebSocketPipe(webSocket);
-        var connection = new PbConnection(pipe, isServer: false, options ?? new BrokerOptions(), null, logger, pipe);
-        connection.Start();
-        var client = new PbClient(connection);
-        try
-        {
-            await connection.WhenReadyAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-        return client;
+        return await StartAsync(pipe, pipe, options, logger, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The server's root object (Twisted's <c>getRootObject</c>).</summary>
