@@ -115,7 +115,7 @@ cmd_demo() {
   ensure_prereqs || return 1
   local url=${PB_DEMO_URL:-http://127.0.0.1:5080}
   log "starting the demo on $url (Ctrl+C to stop)"
-  dotnet run --project samples/WebDemo/WebDemo.csproj -c "$CONFIG" -- --urls "$url"
+  dotnet run --project samples/WebDemo/WebDemo.csproj -c "$CONFIG" -- --Demo:HttpPort="${url##*:}" --PerspectiveBroker:TcpPort="${PB_DEMO_TCP_PORT:-8800}"
 }
 
 cmd_bench() {
