@@ -32,6 +32,17 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
         return endpoints.Map(pattern, pipeline).WithDisplayName($"Perspective Broker {pattern}");
     }
 
+    /// <summary>A timer that fires when the user's token expires (the JWT <c>exp</c> claim), or null without one.</summary>
+    private static CancellationTokenSource? TokenExpiry(HttpContext context)
+    {
+        if (context.User.FindFirst("exp")?.Value is not { } exp || !long.TryParse(exp, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long seconds))
+        {
+            return null;
+        }
+        TimeSpan left = DateTimeOffset.FromUnixTimeSeconds(seconds) - DateTimeOffset.UtcNow;
+        return new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+    }
+
     /// <summary>Same origin, a listed origin, or no Origin header at all (not a browser).</summary>
     private static bool IsOriginAllowed(HttpContext context, PerspectiveBrokerOptions options)
     {
@@ -90,7 +101,9 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
             return; // the app is stopping
         }
         connection.Start();
+        using CancellationTokenSource? expiry = options.CloseOnTokenExpiry ? TokenExpiry(context) : null;
         using (context.RequestAborted.Register(static c => _ = ((PbConnection)c!).DisposeAsync().AsTask(), connection))
+        using (expiry?.Token.Register(static c => _ = ((PbConnection)c!).DisposeAsync().AsTask(), connection))
         {
             await connection.Completion.ConfigureAwait(false);
         }

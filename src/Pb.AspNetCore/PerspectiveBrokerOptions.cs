@@ -31,6 +31,12 @@ public sealed class PerspectiveBrokerOptions
     /// </summary>
     public TimeSpan PeerTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Whether a WebSocket opened with a token that expires (a JWT's <c>exp</c>) is closed when the token expires.
+    /// Default false. Threat: a revoked or stolen short-lived token that keeps working as long as its connection lives.
+    /// </summary>
+    public bool CloseOnTokenExpiry { get; set; }
+
     /// <summary>Makes each connection's root object (set by the builder's UseRoot or UsePortal).</summary>
     internal Func<IServiceProvider, PbConnection, Referenceable>? RootFactory { get; set; }
 }

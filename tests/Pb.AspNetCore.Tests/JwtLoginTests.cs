@@ -58,7 +58,7 @@ public sealed class JwtLoginTests : IAsyncLifetime
             o.Events = new JwtBearerEvents { OnMessageReceived = PerspectiveBrokerJwt.ReadAccessTokenFromQuery };
         });
         builder.Services.AddAuthorization();
-        builder.Services.AddPerspectiveBroker()
+        builder.Services.AddPerspectiveBroker(o => o.CloseOnTokenExpiry = true)
             .UsePortal(_ => new Portal(new Realm(), new ClaimsIdentityChecker()))
             .AddJwtTokenLogin();
         _app = builder.Build();
@@ -129,5 +129,17 @@ public sealed class JwtLoginTests : IAsyncLifetime
 
         using RemoteReference avatar = await root.LoginTokenAsync(Token("bob"), cancellationToken: Ct);
         Assert.Equal("bob", await avatar.CallRemoteAsync<string>("whoami"));
+    }
+
+    [Fact]
+    public async Task The_connection_closes_when_its_token_expires()
+    {
+        await using PbClient client = await PbClient.ConnectWebSocketAsync(WithToken(Token("carol", lifetime: TimeSpan.FromSeconds(2))), cancellationToken: Ct);
+        using RemoteReference avatar = await (await client.GetRootObjectAsync(Ct)).LoginAuthenticatedAsync(cancellationToken: Ct);
+        Assert.Equal("carol", await avatar.CallRemoteAsync<string>("whoami"));
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using IDisposable registration = avatar.NotifyOnDisconnect(_ => closed.TrySetResult());
+        await closed.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        await Assert.ThrowsAsync<DeadReferenceException>(() => avatar.CallRemoteAsync("whoami"));
     }
 }
