@@ -101,6 +101,10 @@ internal static class JellyTags
         {
             return s_byVocab[token.VocabIndex];
         }
+        if (name.Length == 7 && name.SequenceEqual("unicode"u8))
+        {
+            return JellyTag.Unicode; // the commonest tag of all (every text value) and not a vocabulary word
+        }
         int vocab = BananaVocabulary.IndexOf(name);
         return vocab != 0 ? s_byVocab[vocab] : ClassifyPlain(name);
     }
