@@ -66,14 +66,6 @@ public readonly struct BananaToken
         _ => ReadOnlySequence<byte>.Empty,
     };
 
-    /// <summary>For <see cref="BananaTokenKind.Bytes"/>: the byte count.</summary>
-    public int BytesLength => _object switch
-    {
-        byte[] => (int)_value,
-        ReadOnlySequence<byte> sequence => (int)sequence.Length,
-        _ => 0,
-    };
-
     /// <summary>For <see cref="BananaTokenKind.Bytes"/> held in one piece (almost always): the bytes without copying.</summary>
     public bool TryGetSpan(out ReadOnlySpan<byte> span)
     {

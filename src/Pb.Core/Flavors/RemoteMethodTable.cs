@@ -35,14 +35,9 @@ internal sealed class RemoteMethodTable
         }
         _methods = methods.ToFrozenDictionary(StringComparer.Ordinal);
         _lookup = _methods.GetAlternateLookup<ReadOnlySpan<char>>();
-        TypeName = type.Name;
     }
 
-    public string TypeName { get; }
-
     public static RemoteMethodTable For(Type type) => s_tables.GetOrAdd(type, static t => new RemoteMethodTable(t));
-
-    public IEnumerable<string> Names => _methods.Keys;
 
     /// <summary>Finds a method by its UTF-8 wire name without allocating.</summary>
     public RemoteMethod? Find(ReadOnlySpan<byte> utf8Name)

@@ -1,0 +1,91 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Pb;
+
+/// <summary>A PB client connection over TCP or a WebSocket (Twisted's <c>PBClientFactory</c>).</summary>
+public sealed class PbClient : IAsyncDisposable
+{
+    private PbClient(PbConnection connection) => Connection = connection;
+
+    /// <summary>The connection.</summary>
+    public PbConnection Connection { get; }
+
+    /// <summary>Connects to a PB server and negotiates the dialect.</summary>
+    public static async Task<PbClient> ConnectAsync(string host, int port, BrokerOptions? options = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        var pipe = new SocketPipe(socket);
+        return await StartAsync(pipe, pipe, options, logger, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs the client side of PB over <paramref name="pipe"/> and waits for the dialect negotiation.</summary>
+    private static async Task<PbClient> StartAsync(System.IO.Pipelines.IDuplexPipe pipe, IAsyncDisposable owner, BrokerOptions? options, ILogger? logger, CancellationToken cancellationToken)
+    {
+        // A client publishes no root: its objects reach the server as call arguments (a login's mind, callbacks).
+        var connection = new PbConnection(pipe, isServer: false, options ?? new BrokerOptions(), null, logger, owner);
+        connection.Start();
+        var client = new PbClient(connection);
+        try
+        {
+            await connection.WhenReadyAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return client;
+    }
+
+    /// <summary>
+    /// Connects over a WebSocket (PB over <c>ws://</c> or <c>wss://</c>, sub-protocol <c>pb.banana</c>), as a browser
+    /// does: the same banana bytes as TCP, in binary messages.
+    /// </summary>
+    public static async Task<PbClient> ConnectWebSocketAsync(Uri uri, BrokerOptions? options = null, Action<System.Net.WebSockets.ClientWebSocketOptions>? configure = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.AddSubProtocol(WebSocketPipe.BananaSubProtocol);
+        configure?.Invoke(socket.Options);
+        try
+        {
+            await socket.ConnectAsync(uri, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        return await ConnectAsync(socket, options, logger, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a PB client over a WebSocket that is already open.</summary>
+    public static async Task<PbClient> ConnectAsync(System.Net.WebSockets.WebSocket webSocket, BrokerOptions? options = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(webSocket);
+        var pipe = new WebSocketPipe(webSocket);
+        return await StartAsync(pipe, pipe, options, logger, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The server's root object (Twisted's <c>getRootObject</c>).</summary>
+    public async Task<RemoteReference> GetRootObjectAsync(CancellationToken cancellationToken = default)
+    {
+        await Connection.WhenReadyAsync(cancellationToken).ConfigureAwait(false);
+        return Connection.RootObject;
+    }
+
+    /// <summary>Closes the connection.</summary>
+    public ValueTask DisposeAsync() => Connection.DisposeAsync();
+}

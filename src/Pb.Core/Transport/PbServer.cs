@@ -1,0 +1,114 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Pb;
+
+/// <summary>
+/// A PB server on a TCP port, without ASP.NET: every connection gets its own broker and the root object the
+/// factory makes for it (one object for everybody, or one per connection).
+/// </summary>
+public sealed class PbServer : IAsyncDisposable
+{
+    private readonly Func<PbConnection, object?> _rootFactory;
+    private readonly BrokerOptions _options;
+    private readonly ILoggerFactory? _loggerFactory;
+    private readonly HashSet<PbConnection> _connections = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private Socket? _listener;
+    private Task? _acceptLoop;
+
+    /// <summary>Creates a server whose root object is <paramref name="root"/> for every connection.</summary>
+    public PbServer(Referenceable root, BrokerOptions? options = null, ILoggerFactory? loggerFactory = null)
+        : this(_ => root, options, loggerFactory)
+    {
+    }
+
+    /// <summary>Creates a server that makes each connection's root object with <paramref name="rootFactory"/>.</summary>
+    public PbServer(Func<PbConnection, Referenceable> rootFactory, BrokerOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(rootFactory);
+        _rootFactory = rootFactory;
+        _options = options ?? new BrokerOptions();
+        _loggerFactory = loggerFactory;
+    }
+
+    /// <summary>The port listened on (after <see cref="Start"/>).</summary>
+    public int Port => ((IPEndPoint?)_listener?.LocalEndPoint)?.Port ?? throw new InvalidOperationException("The server is not started.");
+
+    /// <summary>The open connections.</summary>
+    public IReadOnlyCollection<PbConnection> Connections
+    {
+        get
+        {
+            lock (_connections)
+            {
+                return [.. _connections];
+            }
+        }
+    }
+
+    /// <summary>Starts listening on <paramref name="endPoint"/> (port 0 picks a free port).</summary>
+    public void Start(IPEndPoint endPoint)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(endPoint);
+        listener.Listen(512);
+        _listener = listener;
+        _acceptLoop = AcceptLoopAsync(listener);
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        ILogger? logger = _loggerFactory?.CreateLogger<PbConnection>();
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                if (_stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+                continue;
+            }
+            var pipe = new SocketPipe(socket);
+            var connection = new PbConnection(pipe, isServer: true, _options, _rootFactory, logger, pipe);
+            lock (_connections)
+            {
+                _connections.Add(connection);
+            }
+            _ = connection.Completion.ContinueWith(static (_, s) =>
+            {
+                var (set, c) = ((HashSet<PbConnection>, PbConnection))s!;
+                lock (set)
+                {
+                    set.Remove(c);
+                }
+            }, (_connections, connection), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            connection.Start();
+        }
+    }
+
+    /// <summary>Stops listening and closes every connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _listener?.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop.ConfigureAwait(false);
+        }
+        foreach (PbConnection connection in Connections)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+        _stopping.Dispose();
+    }
+}
