@@ -1,7 +1,9 @@
-// The Pb.Web demo: PB over WebSockets at /pb (password, JWT or anonymous login) and raw PB over TCP for Twisted
+// The Pb.Web demo: PB over WebSockets at /pb (password, JWT, cookie or anonymous login; pb.banana or pb.msgpack) and raw PB over TCP for Twisted
 // clients, in one ASP.NET Core app. Development defaults only: in-memory users, a development signing key.
 using System.Security.Claims;
 using System.Text;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -15,7 +17,24 @@ var users = new Dictionary<string, string> { ["alice"] = "secret", ["bob"] = "hu
 var signingKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(
     builder.Configuration["Demo:SigningKey"] ?? "pb-web-demo-development-signing-key-not-for-production"));
 
-builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
+// Two ways in: a JWT (Authorization header, or ?access_token= on the WebSocket) or the cookie POST /login sets.
+// A policy scheme picks the JWT when one is presented and the cookie otherwise.
+builder.Services.AddAuthentication("JwtOrCookie")
+    .AddPolicyScheme("JwtOrCookie", "JWT or cookie", o => o.ForwardDefaultSelector = context =>
+        context.Request.Headers.Authorization.Count > 0 || context.Request.Query.ContainsKey("access_token")
+            ? JwtBearerDefaults.AuthenticationScheme
+            : CookieAuthenticationDefaults.AuthenticationScheme)
+    .AddCookie(o =>
+    {
+        o.Cookie.Name = "pbweb-demo";
+        o.Cookie.SameSite = SameSiteMode.Strict;
+        o.Events.OnRedirectToLogin = context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            return Task.CompletedTask;
+        };
+    })
+    .AddJwtBearer(o =>
 {
     o.TokenValidationParameters = new TokenValidationParameters
     {
@@ -30,7 +49,8 @@ builder.Services.AddSingleton<Board>();
 builder.Services.AddPerspectiveBroker()
     .UsePortal(sp => new Portal(new BoardRealm(sp.GetRequiredService<Board>()),
         new ClaimsIdentityChecker(), new InMemoryPasswordChecker(users), new AllowAnonymousAccess()))
-    .AddJwtTokenLogin();
+    .AddJwtTokenLogin()
+    .AddMessagePackProtocol();
 
 // Raw PB over TCP beside HTTP when PerspectiveBroker:TcpPort is set (./build.sh demo sets it): Twisted clients connect there.
 if (builder.Configuration.GetValue<int?>("PerspectiveBroker:TcpPort") is int tcpPort)
@@ -54,6 +74,23 @@ app.MapPost("/token", (LoginRequest login) =>
     users.TryGetValue(login.Username, out string? password) && password == login.Password
         ? Results.Ok(new { token = DemoTokens.Create(login.Username, signingKey) })
         : Results.Unauthorized());
+// Cookie sign-in for browsers: the WebSocket upgrade then carries the cookie, and the endpoint's Origin check
+// (PerspectiveBrokerOptions.AllowedOrigins, same origin by default) keeps other sites' pages out.
+app.MapPost("/login", async (LoginRequest login, HttpContext context) =>
+{
+    if (!users.TryGetValue(login.Username, out string? password) || password != login.Password)
+    {
+        return Results.Unauthorized();
+    }
+    var identity = new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, login.Username)], CookieAuthenticationDefaults.AuthenticationScheme);
+    await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
+    return Results.NoContent();
+});
+app.MapPost("/logout", async (HttpContext context) =>
+{
+    await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+    return Results.NoContent();
+});
 app.MapPerspectiveBroker("/pb");
 app.Run();
 

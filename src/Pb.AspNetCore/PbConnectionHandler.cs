@@ -21,11 +21,11 @@ internal sealed class PbConnectionHandler(IServiceScopeFactory scopes, IOptions<
         {
             SocketPipe.EnableKeepAlive(socket);
         }
-        Func<IServiceProvider, PbConnection, Referenceable> rootFactory = settings.RootFactory
+        Func<IServiceProvider, PbConnection, PerspectiveBrokerOptions, Referenceable> rootFactory = settings.RootFactory
             ?? throw new InvalidOperationException("No root object: call UseRoot(...) or UsePortal(...) on the builder AddPerspectiveBroker returned.");
         await using AsyncServiceScope scope = scopes.CreateAsyncScope();
         IServiceProvider services = scope.ServiceProvider;
-        var pb = new PbConnection(connection.Transport, isServer: true, settings.Broker, c => rootFactory(services, c), _logger, owner: null);
+        var pb = new PbConnection(connection.Transport, isServer: true, settings.Broker, c => rootFactory(services, c, settings), _logger, owner: null);
         if (!registry.TryAdd(pb))
         {
             return; // the app is stopping

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pb;
+using Pb.Banana;
 using Pb.AspNetCore;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -14,10 +15,18 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Serves PB over WebSockets at <paramref name="pattern"/>: the sub-protocol <c>pb.banana</c> carries the same
-    /// banana bytes as TCP. Returns the endpoint's convention builder, so <c>RequireAuthorization()</c>,
-    /// <c>RequireCors()</c> and metadata compose as they do for <c>MapHub</c>.
+    /// banana bytes as TCP (and <c>pb.msgpack</c> the same messages as MessagePack, when added). Returns the endpoint's
+    /// convention builder, so <c>RequireAuthorization()</c>, <c>RequireCors()</c> and metadata compose as they do for <c>MapHub</c>.
     /// </summary>
-    public static IEndpointConventionBuilder MapPerspectiveBroker(this IEndpointRouteBuilder endpoints, string pattern)
+    public static IEndpointConventionBuilder MapPerspectiveBroker(this IEndpointRouteBuilder endpoints, string pattern) =>
+        MapPerspectiveBroker(endpoints, pattern, null);
+
+    /// <summary>
+    /// Like <see cref="MapPerspectiveBroker(IEndpointRouteBuilder, string)"/>, with settings of this endpoint only:
+    /// <paramref name="configure"/> receives a copy of the app's <see cref="PerspectiveBrokerOptions"/> (limits, origins,
+    /// keep-alive, sub-protocols, portal options) and changes it for this endpoint, as <c>MapHub</c>'s options do.
+    /// </summary>
+    public static IEndpointConventionBuilder MapPerspectiveBroker(this IEndpointRouteBuilder endpoints, string pattern, Action<PerspectiveBrokerOptions>? configure)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         if (endpoints.ServiceProvider.GetService<PerspectiveBrokerMarkerService>() is null)
@@ -27,7 +36,21 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
         }
         // Like MapHub, the endpoint carries its own WebSocket middleware: the app need not call UseWebSockets.
         IApplicationBuilder app = endpoints.CreateApplicationBuilder().UseWebSockets();
-        app.Run(HandleAsync);
+        if (configure is null)
+        {
+            app.Run(static context => HandleAsync(context, context.RequestServices.GetRequiredService<IOptions<PerspectiveBrokerOptions>>().Value));
+        }
+        else
+        {
+            IServiceProvider services = endpoints.ServiceProvider;
+            var endpointOptions = new Lazy<PerspectiveBrokerOptions>(() =>
+            {
+                PerspectiveBrokerOptions copy = services.GetRequiredService<IOptions<PerspectiveBrokerOptions>>().Value.Clone();
+                configure(copy);
+                return copy;
+            });
+            app.Run(context => HandleAsync(context, endpointOptions.Value));
+        }
         RequestDelegate pipeline = app.Build();
         return endpoints.Map(pattern, pipeline).WithDisplayName($"Perspective Broker {pattern}");
     }
@@ -56,13 +79,51 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
             || options.AllowedOrigins.Any(allowed => string.Equals(origin, allowed.TrimEnd('/'), StringComparison.OrdinalIgnoreCase));
     }
 
-    private static async Task HandleAsync(HttpContext context)
+    /// <summary>
+    /// The server's choice among the sub-protocols the client offered: <c>pb.banana</c> first, then the options' others
+    /// in order. True with no sub-protocol (and banana) when the client offered none.
+    /// </summary>
+    private static bool TryChooseSubProtocol(IList<string> requested, PerspectiveBrokerOptions options, out string? chosen, out IBananaTranscoder? transcoder)
     {
-        PerspectiveBrokerOptions options = context.RequestServices.GetRequiredService<IOptions<PerspectiveBrokerOptions>>().Value;
+        transcoder = null;
+        chosen = null;
+        if (requested.Count == 0)
+        {
+            return true;
+        }
+        if (requested.Contains(WebSocketPipe.BananaSubProtocol))
+        {
+            chosen = WebSocketPipe.BananaSubProtocol;
+            return true;
+        }
+        foreach (IBananaTranscoder candidate in options.SubProtocols)
+        {
+            if (requested.Contains(candidate.SubProtocol))
+            {
+                chosen = candidate.SubProtocol;
+                transcoder = candidate;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static string SupportedSubProtocols(PerspectiveBrokerOptions options)
+    {
+        var names = new List<string> { WebSocketPipe.BananaSubProtocol };
+        foreach (IBananaTranscoder transcoder in options.SubProtocols)
+        {
+            names.Add(transcoder.SubProtocol);
+        }
+        return string.Join(", ", names);
+    }
+
+    private static async Task HandleAsync(HttpContext context, PerspectiveBrokerOptions options)
+    {
         if (!context.WebSockets.IsWebSocketRequest)
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            await context.Response.WriteAsync("This is a Perspective Broker endpoint: connect with a WebSocket (sub-protocol pb.banana).", context.RequestAborted).ConfigureAwait(false);
+            await context.Response.WriteAsync($"This is a Perspective Broker endpoint: connect with a WebSocket (sub-protocols: {SupportedSubProtocols(options)}).", context.RequestAborted).ConfigureAwait(false);
             return;
         }
         if (!IsOriginAllowed(context, options))
@@ -71,26 +132,25 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
             await context.Response.WriteAsync("This origin may not open a Perspective Broker connection (PerspectiveBrokerOptions.AllowedOrigins).", context.RequestAborted).ConfigureAwait(false);
             return;
         }
-        IList<string> requested = context.WebSockets.WebSocketRequestedProtocols;
-        if (requested.Count > 0 && !requested.Contains(WebSocketPipe.BananaSubProtocol))
+        if (!TryChooseSubProtocol(context.WebSockets.WebSocketRequestedProtocols, options, out string? subProtocol, out IBananaTranscoder? transcoder))
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            await context.Response.WriteAsync($"Unsupported WebSocket sub-protocol: this endpoint speaks {WebSocketPipe.BananaSubProtocol}.", context.RequestAborted).ConfigureAwait(false);
+            await context.Response.WriteAsync($"Unsupported WebSocket sub-protocol: this endpoint speaks {SupportedSubProtocols(options)}.", context.RequestAborted).ConfigureAwait(false);
             return;
         }
-        Func<IServiceProvider, PbConnection, Referenceable> rootFactory = options.RootFactory
+        Func<IServiceProvider, PbConnection, PerspectiveBrokerOptions, Referenceable> rootFactory = options.RootFactory
             ?? throw new InvalidOperationException("No root object: call UseRoot(...) or UsePortal(...) on the builder AddPerspectiveBroker returned.");
 
         WebSocket socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
-            SubProtocol = requested.Count > 0 ? WebSocketPipe.BananaSubProtocol : null,
+            SubProtocol = subProtocol,
             KeepAliveInterval = options.KeepAliveInterval,
             KeepAliveTimeout = options.PeerTimeout,
         }).ConfigureAwait(false);
         ILogger logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Pb.AspNetCore.PerspectiveBroker");
-        var pipe = new WebSocketPipe(socket);
+        var pipe = new WebSocketPipe(socket, transcoder, options.Broker.BananaLimits);
         IServiceProvider services = context.RequestServices;
-        var connection = new PbConnection(pipe, isServer: true, options.Broker, c => rootFactory(services, c), logger, pipe)
+        var connection = new PbConnection(pipe, isServer: true, options.Broker, c => rootFactory(services, c, options), logger, pipe)
         {
             // The upgrade request's user (JWT, cookie, any scheme): the portal's loginAuthenticated logs it in.
             User = context.User,

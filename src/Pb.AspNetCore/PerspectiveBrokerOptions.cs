@@ -1,3 +1,4 @@
+using Pb.Banana;
 using Pb.Cred;
 
 namespace Pb.AspNetCore;
@@ -37,6 +38,41 @@ public sealed class PerspectiveBrokerOptions
     /// </summary>
     public bool CloseOnTokenExpiry { get; set; }
 
+    /// <summary>
+    /// WebSocket sub-protocols besides <c>pb.banana</c>, in the server's order of preference after it (the builder's
+    /// <c>AddMessagePackProtocol()</c> adds <c>pb.msgpack</c>). Default: none. When a client offers several, the server
+    /// takes the first of <c>pb.banana</c> then these that the client offered.
+    /// </summary>
+    public IList<IBananaTranscoder> SubProtocols { get; } = new List<IBananaTranscoder>();
+
     /// <summary>Makes each connection's root object (set by the builder's UseRoot or UsePortal).</summary>
-    internal Func<IServiceProvider, PbConnection, Referenceable>? RootFactory { get; set; }
+    internal Func<IServiceProvider, PbConnection, PerspectiveBrokerOptions, Referenceable>? RootFactory { get; set; }
+
+    /// <summary>A copy to override per endpoint: lists and the broker settings are copied, not shared.</summary>
+    internal PerspectiveBrokerOptions Clone()
+    {
+        var copy = new PerspectiveBrokerOptions
+        {
+            Broker = Broker.Clone(),
+            Portal = new PortalOptions
+            {
+                MaxFailedLoginsPerConnection = Portal.MaxFailedLoginsPerConnection,
+                FailedLoginDelay = Portal.FailedLoginDelay,
+                TokenValidator = Portal.TokenValidator,
+            },
+            KeepAliveInterval = KeepAliveInterval,
+            PeerTimeout = PeerTimeout,
+            CloseOnTokenExpiry = CloseOnTokenExpiry,
+            RootFactory = RootFactory,
+        };
+        foreach (string origin in AllowedOrigins)
+        {
+            copy.AllowedOrigins.Add(origin);
+        }
+        foreach (IBananaTranscoder transcoder in SubProtocols)
+        {
+            copy.SubProtocols.Add(transcoder);
+        }
+        return copy;
+    }
 }

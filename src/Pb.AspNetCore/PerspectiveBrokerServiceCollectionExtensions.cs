@@ -36,6 +36,24 @@ public static class PerspectiveBrokerServiceCollectionExtensions
         return new Builder(services);
     }
 
+    /// <summary>
+    /// Adds the <c>pb.msgpack</c> WebSocket sub-protocol (<see cref="PbMessagePackTranscoder"/>): the same PB messages as
+    /// MessagePack values. <c>pb.banana</c> stays the server's first choice when a client offers both (it measured
+    /// faster: docs/benchmarks.md).
+    /// </summary>
+    public static IPerspectiveBrokerBuilder AddMessagePackProtocol(this IPerspectiveBrokerBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.Configure<PerspectiveBrokerOptions>(o =>
+        {
+            if (!o.SubProtocols.Contains(PbMessagePackTranscoder.Instance))
+            {
+                o.SubProtocols.Add(PbMessagePackTranscoder.Instance);
+            }
+        });
+        return builder;
+    }
+
     private sealed class Builder(IServiceCollection services) : IPerspectiveBrokerBuilder
     {
         public IServiceCollection Services { get; } = services;
@@ -43,7 +61,7 @@ public static class PerspectiveBrokerServiceCollectionExtensions
         public IPerspectiveBrokerBuilder UseRoot(Func<IServiceProvider, PbConnection, Referenceable> rootFactory)
         {
             ArgumentNullException.ThrowIfNull(rootFactory);
-            Services.Configure<PerspectiveBrokerOptions>(o => o.RootFactory = rootFactory);
+            Services.Configure<PerspectiveBrokerOptions>(o => o.RootFactory = (services, connection, _) => rootFactory(services, connection));
             return this;
         }
 
@@ -54,8 +72,8 @@ public static class PerspectiveBrokerServiceCollectionExtensions
             Services.AddSingleton<IConfigureOptions<PerspectiveBrokerOptions>>(sp => new ConfigureOptions<PerspectiveBrokerOptions>(o =>
             {
                 Portal portal = sp.GetRequiredService<Portal>();
-                PortalOptions portalOptions = o.Portal;
-                o.RootFactory = (_, connection) => PortalServer.RootFactory(portal, portalOptions)(connection);
+                // The endpoint's own options (PortalOptions may be overridden per endpoint).
+                o.RootFactory = (_, connection, endpoint) => PortalServer.RootFactory(portal, endpoint.Portal)(connection);
             }));
             return this;
         }

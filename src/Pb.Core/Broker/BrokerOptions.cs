@@ -71,4 +71,7 @@ public sealed class BrokerOptions
 
     /// <summary>The dialect a client asks for when the server offers it. Default <see cref="BananaDialect.Pb"/>.</summary>
     public BananaDialect PreferredDialect { get; set; } = BananaDialect.Pb;
+
+    /// <summary>A copy whose settings can change without touching these (the jelly and banana settings are immutable and shared).</summary>
+    public BrokerOptions Clone() => (BrokerOptions)MemberwiseClone();
 }

@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Pb.Banana;
 
 namespace Pb;
 
@@ -53,11 +54,18 @@ public sealed class PbClient : IAsyncDisposable
     /// Connects over a WebSocket (PB over <c>ws://</c> or <c>wss://</c>, sub-protocol <c>pb.banana</c>), as a browser
     /// does: the same banana bytes as TCP, in binary messages.
     /// </summary>
-    public static async Task<PbClient> ConnectWebSocketAsync(Uri uri, BrokerOptions? options = null, Action<System.Net.WebSockets.ClientWebSocketOptions>? configure = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    public static Task<PbClient> ConnectWebSocketAsync(Uri uri, BrokerOptions? options = null, Action<System.Net.WebSockets.ClientWebSocketOptions>? configure = null, ILogger? logger = null, CancellationToken cancellationToken = default) =>
+        ConnectWebSocketAsync(uri, null, options, configure, logger, cancellationToken);
+
+    /// <summary>
+    /// Connects over a WebSocket with another sub-protocol than <c>pb.banana</c>: <paramref name="transcoder"/> (for
+    /// example Pb.AspNetCore's <c>PbMessagePackTranscoder</c>) names it and translates each message. Null means <c>pb.banana</c>.
+    /// </summary>
+    public static async Task<PbClient> ConnectWebSocketAsync(Uri uri, IBananaTranscoder? transcoder, BrokerOptions? options = null, Action<System.Net.WebSockets.ClientWebSocketOptions>? configure = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(uri);
         var socket = new System.Net.WebSockets.ClientWebSocket();
-        socket.Options.AddSubProtocol(WebSocketPipe.BananaSubProtocol);
+        socket.Options.AddSubProtocol(transcoder?.SubProtocol ?? WebSocketPipe.BananaSubProtocol);
         configure?.Invoke(socket.Options);
         try
         {
@@ -68,14 +76,27 @@ public sealed class PbClient : IAsyncDisposable
             socket.Dispose();
             throw;
         }
-        return await ConnectAsync(socket, options, logger, cancellationToken).ConfigureAwait(false);
+        if (socket.SubProtocol is { } chosen && chosen != (transcoder?.SubProtocol ?? WebSocketPipe.BananaSubProtocol))
+        {
+            socket.Abort();
+            socket.Dispose();
+            throw new PbProtocolException($"The server chose the WebSocket sub-protocol '{chosen}', which this client did not offer.");
+        }
+        return await ConnectAsync(socket, transcoder, options, logger, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Runs a PB client over a WebSocket that is already open.</summary>
-    public static async Task<PbClient> ConnectAsync(System.Net.WebSockets.WebSocket webSocket, BrokerOptions? options = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    public static Task<PbClient> ConnectAsync(System.Net.WebSockets.WebSocket webSocket, BrokerOptions? options = null, ILogger? logger = null, CancellationToken cancellationToken = default) =>
+        ConnectAsync(webSocket, null, options, logger, cancellationToken);
+
+    /// <summary>
+    /// Runs a PB client over a WebSocket that is already open, whose messages <paramref name="transcoder"/> translates
+    /// (null: the banana bytes themselves, sub-protocol <c>pb.banana</c>).
+    /// </summary>
+    public static async Task<PbClient> ConnectAsync(System.Net.WebSockets.WebSocket webSocket, IBananaTranscoder? transcoder, BrokerOptions? options = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(webSocket);
-        var pipe = new WebSocketPipe(webSocket);
+        var pipe = new WebSocketPipe(webSocket, transcoder, (options ?? new BrokerOptions()).BananaLimits);
         return await StartAsync(pipe, pipe, options, logger, cancellationToken).ConfigureAwait(false);
     }
 

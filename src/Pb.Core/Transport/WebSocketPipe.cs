@@ -1,12 +1,15 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.WebSockets;
+using Pb.Banana;
 
 namespace Pb;
 
 /// <summary>
 /// A WebSocket as a duplex pipe carrying the banana byte stream: binary messages in either direction, whose
-/// boundaries need not match banana items (a message may hold several items or part of one).
+/// boundaries need not match banana items (a message may hold several items or part of one). With a
+/// <see cref="IBananaTranscoder"/> (a sub-protocol such as <c>pb.msgpack</c>) each message instead holds whole values of
+/// that encoding: one message per batch the connection flushed, translated to and from banana at this boundary.
 /// </summary>
 internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
 {
@@ -19,10 +22,14 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _receiving;
     private readonly Task _sending;
+    private readonly IBananaTranscoder? _transcoder;
+    private readonly BananaLimits _limits;
 
-    public WebSocketPipe(WebSocket socket)
+    public WebSocketPipe(WebSocket socket, IBananaTranscoder? transcoder = null, BananaLimits? limits = null)
     {
         _socket = socket;
+        _transcoder = transcoder;
+        _limits = limits ?? BananaLimits.Default;
         _receiving = ReceiveAsync();
         _sending = SendAsync();
     }
@@ -48,6 +55,14 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
                 {
                     break;
                 }
+                if (_transcoder is not null)
+                {
+                    if (!await ReceiveTranscodedAsync(writer).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                    continue;
+                }
                 Memory<byte> memory = writer.GetMemory(16 * 1024);
                 ValueWebSocketReceiveResult result = await _socket.ReceiveAsync(memory, _stopping.Token).ConfigureAwait(false);
                 if (result.MessageType == WebSocketMessageType.Close)
@@ -69,11 +84,52 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
         }
-        catch (Exception e) when (e is WebSocketException or PbProtocolException or IOException)
+        catch (Exception e) when (e is WebSocketException or PbProtocolException or BananaException or IOException)
         {
             error = e;
         }
+        _message?.Dispose();
         await writer.CompleteAsync(error).ConfigureAwait(false);
+    }
+
+    private OutgoingBuffer? _message;
+
+    /// <summary>Reads one whole message of the sub-protocol and hands its values on as banana. False at the peer's close.</summary>
+    private async ValueTask<bool> ReceiveTranscodedAsync(PipeWriter writer)
+    {
+        OutgoingBuffer message = _message ??= new OutgoingBuffer();
+        long maxMessageSize = _limits.MaxMessageSize;
+        while (true)
+        {
+            ValueWebSocketReceiveResult result = await _socket.ReceiveAsync(message.GetMemory(16 * 1024), _stopping.Token).ConfigureAwait(false);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return false;
+            }
+            if (result.MessageType != WebSocketMessageType.Binary)
+            {
+                throw new PbProtocolException("PB over WebSocket carries binary messages only.");
+            }
+            message.Advance(result.Count);
+            if (message.WrittenCount > maxMessageSize)
+            {
+                throw new BananaException($"Security precaution: a {_transcoder!.SubProtocol} message larger than {maxMessageSize} bytes (the limit is set by BananaLimits.MaxMessageSize).");
+            }
+            if (result.EndOfMessage)
+            {
+                break;
+            }
+        }
+        try
+        {
+            _transcoder!.Decode(new ReadOnlySequence<byte>(message.WrittenMemory), writer, _limits);
+        }
+        finally
+        {
+            message.Reset();
+        }
+        FlushResult flushed = await writer.FlushAsync(_stopping.Token).ConfigureAwait(false);
+        return !flushed.IsCompleted;
     }
 
     private async Task SendAsync()
@@ -87,12 +143,19 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
                 ReadOnlySequence<byte> buffer = read.Buffer;
                 try
                 {
-                    // One WebSocket message per batch the connection flushed.
-                    SequencePosition position = buffer.Start;
-                    while (buffer.TryGet(ref position, out ReadOnlyMemory<byte> segment))
+                    if (_transcoder is not null)
                     {
-                        bool last = position.GetObject() is null;
-                        await _socket.SendAsync(segment, WebSocketMessageType.Binary, last, _stopping.Token).ConfigureAwait(false);
+                        await SendTranscodedAsync(buffer).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        // One WebSocket message per batch the connection flushed.
+                        SequencePosition position = buffer.Start;
+                        while (buffer.TryGet(ref position, out ReadOnlyMemory<byte> segment))
+                        {
+                            bool last = position.GetObject() is null;
+                            await _socket.SendAsync(segment, WebSocketMessageType.Binary, last, _stopping.Token).ConfigureAwait(false);
+                        }
                     }
                 }
                 finally
@@ -114,7 +177,37 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
         {
             // The peer went away; the receive side reports the end of the connection.
         }
+        catch (BananaException)
+        {
+            // Our own bytes failed to translate (a bug, not the peer's doing): end the connection rather than stall it.
+            _socket.Abort();
+        }
+        _encoded?.Dispose();
         await reader.CompleteAsync().ConfigureAwait(false);
+    }
+
+    private OutgoingBuffer? _encoded;
+
+    /// <summary>
+    /// Sends what the connection flushed as one message of the sub-protocol. The connection flushes whole banana items
+    /// only (it writes each message completely before it flushes), so the batch never ends inside an item.
+    /// </summary>
+    private async ValueTask SendTranscodedAsync(ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.IsEmpty)
+        {
+            return;
+        }
+        OutgoingBuffer encoded = _encoded ??= new OutgoingBuffer();
+        try
+        {
+            _transcoder!.Encode(buffer, encoded);
+            await _socket.SendAsync(encoded.WrittenMemory, WebSocketMessageType.Binary, true, _stopping.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            encoded.Reset();
+        }
     }
 
     public async ValueTask DisposeAsync()
