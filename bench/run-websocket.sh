@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PB over WebSocket (.NET client, Pb.AspNetCore endpoint) against an ASP.NET Core SignalR hub (JSON and MessagePack,
+# PB over WebSocket (.NET client, Pb.AspNetCore endpoint; sub-protocols pb.banana and pb.msgpack) against an ASP.NET Core SignalR hub (JSON and MessagePack,
 # the .NET SignalR client), same workloads W1-W4, same run, 127.0.0.1.
 # Usage: bench/run-websocket.sh [DURATION_SECONDS] [RUNS]   (results: artifacts/load/websocket.tsv and a table)
 set -euo pipefail
@@ -26,6 +26,9 @@ for run in $(seq 1 "$RUNS"); do
   read -r port pid < <(start "$PB_SERVER" --transport ws --port 0 --lifetime 600)
   timeout 600 "$PB_CLIENT" --transport ws --url "ws://127.0.0.1:$port/pb" "${COMMON[@]}" --system pbweb-ws --run "$run" | grep '^RESULT' | tee -a "$OUT/websocket.tsv" || true
   kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  read -r port pid < <(start "$PB_SERVER" --transport ws --port 0 --lifetime 600)
+  timeout 600 "$PB_CLIENT" --transport ws --url "ws://127.0.0.1:$port/pb" --subprotocol pb.msgpack "${COMMON[@]}" --system pbweb-ws-msgpack --run "$run" | grep '^RESULT' | tee -a "$OUT/websocket.tsv" || true
+  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
   for protocol in json msgpack; do
     read -r port pid < <(start "$SR" server --port 0 --lifetime 600)
     timeout 600 "$SR" client --url "http://127.0.0.1:$port/hub" --protocol "$protocol" "${COMMON[@]}" --system "signalr-$protocol" --run "$run" | grep '^RESULT' | tee -a "$OUT/websocket.tsv" || true
@@ -39,12 +42,12 @@ rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     r = json.loads(line.split("\t", 1)[1])
     rows[(r["system"], r["workload"])].append(r["ops_per_s"])
-systems = ["pbweb-ws", "signalr-json", "signalr-msgpack"]
-print("| workload | " + " | ".join(systems) + " | pbweb / signalr-msgpack |")
-print("|---|" + "---:|" * (len(systems) + 1))
+systems = ["pbweb-ws", "pbweb-ws-msgpack", "signalr-json", "signalr-msgpack"]
+print("| workload | " + " | ".join(systems) + " | pbweb (banana) / signalr-msgpack | pbweb (msgpack) / signalr-msgpack |")
+print("|---|" + "---:|" * (len(systems) + 2))
 for w in ["W1", "W2", "W3", "W4"]:
     best = {s: max(rows[(s, w)]) if rows[(s, w)] else None for s in systems}
     cells = [f"{best[s]:,.0f}" if best[s] else "-" for s in systems]
-    ratio = f"{best['pbweb-ws'] / best['signalr-msgpack']:.2f}x" if best["pbweb-ws"] and best["signalr-msgpack"] else "-"
-    print(f"| {w} | " + " | ".join(cells) + f" | {ratio} |")
+    ratios = [f"{best[s] / best['signalr-msgpack']:.2f}x" if best[s] and best["signalr-msgpack"] else "-" for s in ("pbweb-ws", "pbweb-ws-msgpack")]
+    print(f"| {w} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 PYEOF

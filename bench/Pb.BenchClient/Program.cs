@@ -1,6 +1,7 @@
 // The benchmark client of the load contract (docs/benchmarks.md). Every loop is bounded by a count and a deadline.
 // Usage: Pb.BenchClient --transport tcp --host H --port P --workloads W1,W2,W3,W4,W4a --warmup S --duration S
 //        --depth D --fanout-n N --max-total S --system NAME --run K [--server-pid PID]
+//        (--transport ws --url ws://H:P/pb [--subprotocol pb.banana|pb.msgpack])
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -18,6 +19,7 @@ double maxTotal = Double("--max-total", 120);
 string system = Arg("--system", "pbweb");
 string run = Arg("--run", "1");
 string url = Arg("--url", "");
+string subProtocol = Arg("--subprotocol", "pb.banana");
 if (transport is not ("tcp" or "ws") || (transport == "ws" && url.Length == 0))
 {
     Console.Error.WriteLine("Use --transport tcp --host H --port P, or --transport ws --url ws://H:P/pb.");
@@ -26,7 +28,7 @@ if (transport is not ("tcp" or "ws") || (transport == "ws" && url.Length == 0))
 
 var total = Stopwatch.StartNew();
 await using PbClient client = transport == "ws"
-    ? await PbClient.ConnectWebSocketAsync(new Uri(url))
+    ? await PbClient.ConnectWebSocketAsync(new Uri(url), subProtocol == "pb.msgpack" ? Pb.AspNetCore.PbMessagePackTranscoder.Instance : null)
     : await PbClient.ConnectAsync(host, port);
 RemoteReference root = await client.GetRootObjectAsync();
 var observer = new Observer();

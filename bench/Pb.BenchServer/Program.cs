@@ -18,7 +18,7 @@ if (transport == "ws")
     WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
     builder.Logging.ClearProviders();
     builder.WebHost.UseKestrel().UseUrls($"http://127.0.0.1:{port}");
-    builder.Services.AddPerspectiveBroker().UseRoot((_, _) => new BenchRoot());
+    builder.Services.AddPerspectiveBroker().UseRoot((_, _) => new BenchRoot()).AddMessagePackProtocol();
     await using WebApplication app = builder.Build();
     app.MapPerspectiveBroker("/pb");
     await app.StartAsync();

@@ -104,7 +104,8 @@ public ref struct BananaReader
         }
     }
 
-    private void Rewind(long count)
+    /// <summary>Steps back over <paramref name="count"/> bytes this reader consumed.</summary>
+    internal void Rewind(long count)
     {
         if (_singleSegment)
         {

@@ -132,14 +132,6 @@ public sealed class Unjellier
             case JellyTag.Unicode:
                 result = hashed ? DecodeKey(ReadBytesArgument(ref r, n, "unicode")) : DecodeUtf8(ReadBytesArgument(ref r, n, "unicode"));
                 break;
-            case JellyTag.Boolean:
-            {
-                BananaToken bytes = ReadBytesArgument(ref r, n, "boolean");
-                ReadOnlySpan<byte> word = bytes.TryGetSpan(out ReadOnlySpan<byte> span) ? span : bytes.ToArray();
-                result = word.SequenceEqual("true"u8) ? s_true : word.SequenceEqual("false"u8) ? s_false
-                    : throw new JellyException("A boolean must be 'true' or 'false'.");
-                break;
-            }
             case JellyTag.List:
             {
                 var list = new List<object?>(Capacity(ref r, n));
@@ -178,11 +170,59 @@ public sealed class Unjellier
                     {
                         throw new JellyException("A dictionary entry must be a list of a key and a value.");
                     }
-                    object? key = ReadValue(ref r, depth + 1, 0, hashed: true);
-                    CheckHashable(key);
+                    object? key = ReadKey(ref r, depth + 1);
                     dict.SetUnchecked(key, ReadValue(ref r, depth + 1, 0, false));
                 }
                 result = dict;
+                break;
+            }
+            default:
+                // Everything but the four commonest tags lives apart: a smaller frame to set up on every call here.
+                result = ReadRareTagged(ref r, tag, name, n, depth, pendingReference, hashed);
+                break;
+        }
+        if (pendingReference != 0)
+        {
+            Complete(pendingReference, result);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// A dictionary key. Text keys (<c>["unicode", bytes]</c>, nearly every key there is) are read here directly, through
+    /// the key cache; anything else takes the general path.
+    /// </summary>
+    private object? ReadKey(ref BananaReader r, int depth)
+    {
+        long mark = r.Consumed;
+        BananaToken token = Next(ref r);
+        if (token.Kind == BananaTokenKind.List && token.Count == 2)
+        {
+            BananaToken tagToken = Next(ref r);
+            if (tagToken.Kind == BananaTokenKind.Bytes && tagToken.VocabIndex == 0 && tagToken.TryGetSpan(out ReadOnlySpan<byte> tag) && tag.SequenceEqual("unicode"u8))
+            {
+                return DecodeKey(ReadBytesArgument(ref r, 1, "unicode"));
+            }
+        }
+        // Not text: step back and read the key the general way.
+        r.Rewind(r.Consumed - mark);
+        object? key = ReadValue(ref r, depth, 0, hashed: true);
+        CheckHashable(key);
+        return key;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private object? ReadRareTagged(ref BananaReader r, JellyTag tag, scoped ReadOnlySpan<byte> name, int n, int depth, long pendingReference, bool hashed)
+    {
+        object? result;
+        switch (tag)
+        {
+            case JellyTag.Boolean:
+            {
+                BananaToken bytes = ReadBytesArgument(ref r, n, "boolean");
+                ReadOnlySpan<byte> word = bytes.TryGetSpan(out ReadOnlySpan<byte> span) ? span : bytes.ToArray();
+                result = word.SequenceEqual("true"u8) ? s_true : word.SequenceEqual("false"u8) ? s_false
+                    : throw new JellyException("A boolean must be 'true' or 'false'.");
                 break;
             }
             case JellyTag.Set:
@@ -291,10 +331,6 @@ public sealed class Unjellier
             default:
                 result = ReadRegistered(ref r, name, n, depth, pendingReference);
                 break;
-        }
-        if (pendingReference != 0)
-        {
-            Complete(pendingReference, result);
         }
         return result;
     }
