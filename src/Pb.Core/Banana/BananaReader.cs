@@ -104,6 +104,25 @@ public ref struct BananaReader
         }
     }
 
+    /// <summary>
+    /// Consumes a <c>unicode</c> STRING item (<c>07 82 "unicode"</c>) if that is what comes next, in one segment; otherwise
+    /// consumes nothing and answers false.
+    /// </summary>
+    internal bool TryReadUnicodeTag()
+    {
+        if (!_singleSegment)
+        {
+            return false;
+        }
+        ReadOnlySpan<byte> rest = _span[_position..];
+        if (rest.Length >= 9 && rest[0] == 7 && rest[1] == BananaTypeByte.String && rest.Slice(2, 7).SequenceEqual("unicode"u8))
+        {
+            _position += 9;
+            return true;
+        }
+        return false;
+    }
+
     /// <summary>Steps back over <paramref name="count"/> bytes this reader consumed.</summary>
     internal void Rewind(long count)
     {

@@ -84,6 +84,11 @@ public sealed class Unjellier
         switch (token.Kind)
         {
             case BananaTokenKind.List:
+                if (token.Count == 2 && pendingReference == 0 && !hashed && depth < r.Limits.MaxDepth && r.TryReadUnicodeTag())
+                {
+                    // ["unicode", bytes]: the commonest value there is, read without the general tag dispatch.
+                    return DecodeUtf8(ReadBytesArgument(ref r, 1, "unicode"));
+                }
                 return ReadTagged(ref r, token.Count, depth + 1, pendingReference, hashed);
             case BananaTokenKind.Integer:
                 value = token.IsBigInteger ? token.BigInteger : Box(token.Int64);
