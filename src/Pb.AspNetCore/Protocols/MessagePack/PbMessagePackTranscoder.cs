@@ -172,6 +172,15 @@ public sealed class PbMessagePackTranscoder : IBananaTranscoder
                         writer.WriteFloat(reader.ReadDouble());
                         break;
                     case MessagePackType.String:
+                        if (reader.TryReadStringSpan(out ReadOnlySpan<byte> text))
+                        {
+                            if (text.Length > maxItemLength)
+                            {
+                                throw StringTooLong(text.Length, maxItemLength);
+                            }
+                            writer.WriteBytes(text);
+                            break;
+                        }
                         WriteString(ref writer, reader.ReadStringSequence(), maxItemLength);
                         break;
                     case MessagePackType.Binary:
@@ -212,10 +221,18 @@ public sealed class PbMessagePackTranscoder : IBananaTranscoder
         }
         if (value.Length > maxItemLength)
         {
-            throw new BananaException($"Security precaution: a pb.msgpack string of {value.Length} bytes is longer than {maxItemLength} (BananaLimits.MaxItemLength).");
+            throw StringTooLong(value.Length, maxItemLength);
+        }
+        if (value.IsSingleSegment)
+        {
+            writer.WriteBytes(value.FirstSpan);
+            return;
         }
         writer.WriteBytes(value);
     }
+
+    private static BananaException StringTooLong(long length, int max) =>
+        new($"Security precaution: a pb.msgpack string of {length} bytes is longer than {max} (BananaLimits.MaxItemLength).");
 
     private static BananaException BananaReaderDepth(int maxDepth) =>
         new($"Security precaution: pb.msgpack arrays nested deeper than {maxDepth} (BananaLimits.MaxDepth).");
