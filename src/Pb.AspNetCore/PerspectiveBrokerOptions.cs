@@ -54,12 +54,7 @@ public sealed class PerspectiveBrokerOptions
         var copy = new PerspectiveBrokerOptions
         {
             Broker = Broker.Clone(),
-            Portal = new PortalOptions
-            {
-                MaxFailedLoginsPerConnection = Portal.MaxFailedLoginsPerConnection,
-                FailedLoginDelay = Portal.FailedLoginDelay,
-                TokenValidator = Portal.TokenValidator,
-            },
+            Portal = Portal.Clone(),
             KeepAliveInterval = KeepAliveInterval,
             PeerTimeout = PeerTimeout,
             CloseOnTokenExpiry = CloseOnTokenExpiry,

@@ -3,9 +3,7 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Pb.AspNetCore.Tests;
 
@@ -21,15 +19,9 @@ public sealed class HostileWebSocketPeerTests
 
     private static async Task<(WebApplication App, Uri Endpoint)> StartAsync(Action<Pb.AspNetCore.PerspectiveBrokerOptions>? configure = null)
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Services.AddPerspectiveBroker(configure).UseRoot((_, _) => new Calculator());
-        WebApplication app = builder.Build();
-        app.MapPerspectiveBroker("/pb");
-        await app.StartAsync(Ct);
-        var http = new Uri(app.Urls.First());
-        return (app, new Uri($"ws://{http.Host}:{http.Port}/pb"));
+        var (app, http) = await KestrelTestApp.StartAsync(
+            s => s.AddPerspectiveBroker(configure).UseRoot((_, _) => new Calculator()), a => a.MapPerspectiveBroker("/pb"), Ct);
+        return (app, KestrelTestApp.Ws(http));
     }
 
     [Fact]

@@ -1,7 +1,5 @@
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Pb.AspNetCore.Tests;
 
@@ -27,16 +25,10 @@ public sealed class ShutdownTests
     public async Task Stopping_the_app_fails_pending_calls_with_connection_lost()
     {
         var root = new Waiter();
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Services.AddPerspectiveBroker().UseRoot((_, _) => root);
-        await using WebApplication app = builder.Build();
-        app.MapPerspectiveBroker("/pb");
-        await app.StartAsync(Ct);
-        var http = new Uri(app.Urls.First());
+        var (app, http) = await KestrelTestApp.StartAsync(s => s.AddPerspectiveBroker().UseRoot((_, _) => root), a => a.MapPerspectiveBroker("/pb"), Ct);
+        await using WebApplication _ = app;
 
-        await using PbClient client = await PbClient.ConnectWebSocketAsync(new Uri($"ws://{http.Host}:{http.Port}/pb"), cancellationToken: Ct);
+        await using PbClient client = await PbClient.ConnectWebSocketAsync(KestrelTestApp.Ws(http), cancellationToken: Ct);
         Task<object?> pending = (await client.GetRootObjectAsync(Ct)).CallRemoteAsync("wait");
         await root.Started.Task.WaitAsync(TimeSpan.FromSeconds(5), Ct);
 

@@ -1,8 +1,6 @@
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Pb.Jelly;
 
 namespace Pb.AspNetCore.Tests;
@@ -27,23 +25,20 @@ public sealed class SubProtocolTests
         [Remote("double")] public long Double(long n) => n * 2;
     }
 
-    private static async Task<(WebApplication App, Uri Http)> StartAsync(bool messagePack, Action<WebApplication>? map = null, Action<PerspectiveBrokerOptions>? configure = null)
-    {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        IPerspectiveBrokerBuilder pb = builder.Services.AddPerspectiveBroker(configure).UseRoot((_, _) => new Service());
-        if (messagePack)
-        {
-            pb.AddMessagePackProtocol();
-        }
-        WebApplication app = builder.Build();
-        (map ?? (a => a.MapPerspectiveBroker("/pb")))(app);
-        await app.StartAsync(Ct);
-        return (app, new Uri(app.Urls.First()));
-    }
+    private static Task<(WebApplication App, Uri Http)> StartAsync(bool messagePack, Action<WebApplication>? map = null) =>
+        KestrelTestApp.StartAsync(
+            s =>
+            {
+                IPerspectiveBrokerBuilder pb = s.AddPerspectiveBroker().UseRoot((_, _) => new Service());
+                if (messagePack)
+                {
+                    pb.AddMessagePackProtocol();
+                }
+            },
+            map ?? (a => a.MapPerspectiveBroker("/pb")),
+            Ct);
 
-    private static Uri Ws(Uri http, string path) => new($"ws://{http.Host}:{http.Port}{path}");
+    private static Uri Ws(Uri http, string path) => KestrelTestApp.Ws(http, path);
 
     private static async Task<ClientWebSocket> OpenAsync(Uri uri, params string[] subProtocols)
     {
@@ -81,9 +76,7 @@ public sealed class SubProtocolTests
         }
     }
 
-    private static string JellyValueText(object? value) => Convert.ToHexString(JellySerializer.Serialize(value, BananaDialectNone, JellyOptions.Default));
-
-    private const Pb.Banana.BananaDialect BananaDialectNone = Pb.Banana.BananaDialect.None;
+    private static string JellyValueText(object? value) => Convert.ToHexString(JellySerializer.Serialize(value, Pb.Banana.BananaDialect.None));
 
     [Fact]
     public async Task The_server_prefers_banana_and_refuses_what_it_does_not_speak()

@@ -37,15 +37,8 @@ public sealed class WebSocketEndpointTests
 
     private static async Task<(WebApplication App, Uri Endpoint)> StartAsync(Action<IServiceCollection> services, Action<WebApplication> map)
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        services(builder.Services);
-        WebApplication app = builder.Build();
-        map(app);
-        await app.StartAsync(Ct);
-        var http = new Uri(app.Urls.First());
-        return (app, new Uri($"ws://{http.Host}:{http.Port}/pb"));
+        var (app, http) = await KestrelTestApp.StartAsync(services, map, Ct);
+        return (app, KestrelTestApp.Ws(http));
     }
 
     [Fact]

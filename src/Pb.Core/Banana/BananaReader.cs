@@ -123,8 +123,7 @@ public ref struct BananaReader
         return false;
     }
 
-    /// <summary>Steps back over <paramref name="count"/> bytes this reader consumed.</summary>
-    internal void Rewind(long count)
+    private void Rewind(long count)
     {
         if (_singleSegment)
         {

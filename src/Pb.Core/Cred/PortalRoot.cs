@@ -29,6 +29,9 @@ public sealed class PortalOptions
     /// Default null: token login is refused. Pb.AspNetCore sets it from the app's JwtBearer configuration.
     /// </summary>
     public Func<string, CancellationToken, ValueTask<System.Security.Claims.ClaimsPrincipal?>>? TokenValidator { get; set; }
+
+    /// <summary>A copy whose settings can change without touching these.</summary>
+    public PortalOptions Clone() => (PortalOptions)MemberwiseClone();
 }
 
 /// <summary>Publishes a <see cref="Portal"/> over PB.</summary>

@@ -84,10 +84,12 @@ public sealed class Unjellier
         switch (token.Kind)
         {
             case BananaTokenKind.List:
-                if (token.Count == 2 && pendingReference == 0 && !hashed && depth < r.Limits.MaxDepth && r.TryReadUnicodeTag())
+                if (token.Count == 2 && pendingReference == 0 && depth < r.Limits.MaxDepth && r.TryReadUnicodeTag())
                 {
-                    // ["unicode", bytes]: the commonest value there is, read without the general tag dispatch.
-                    return DecodeUtf8(ReadBytesArgument(ref r, 1, "unicode"));
+                    // ["unicode", bytes], the commonest value and dictionary key there is: read without the general tag
+                    // dispatch (keys through the key cache).
+                    BananaToken text = ReadBytesArgument(ref r, 1, "unicode");
+                    return hashed ? DecodeKey(text) : DecodeUtf8(text);
                 }
                 return ReadTagged(ref r, token.Count, depth + 1, pendingReference, hashed);
             case BananaTokenKind.Integer:
@@ -175,7 +177,8 @@ public sealed class Unjellier
                     {
                         throw new JellyException("A dictionary entry must be a list of a key and a value.");
                     }
-                    object? key = ReadKey(ref r, depth + 1);
+                    object? key = ReadValue(ref r, depth + 1, 0, hashed: true);
+                    CheckHashable(key);
                     dict.SetUnchecked(key, ReadValue(ref r, depth + 1, 0, false));
                 }
                 result = dict;
@@ -191,29 +194,6 @@ public sealed class Unjellier
             Complete(pendingReference, result);
         }
         return result;
-    }
-
-    /// <summary>
-    /// A dictionary key. Text keys (<c>["unicode", bytes]</c>, nearly every key there is) are read here directly, through
-    /// the key cache; anything else takes the general path.
-    /// </summary>
-    private object? ReadKey(ref BananaReader r, int depth)
-    {
-        long mark = r.Consumed;
-        BananaToken token = Next(ref r);
-        if (token.Kind == BananaTokenKind.List && token.Count == 2)
-        {
-            BananaToken tagToken = Next(ref r);
-            if (tagToken.Kind == BananaTokenKind.Bytes && tagToken.VocabIndex == 0 && tagToken.TryGetSpan(out ReadOnlySpan<byte> tag) && tag.SequenceEqual("unicode"u8))
-            {
-                return DecodeKey(ReadBytesArgument(ref r, 1, "unicode"));
-            }
-        }
-        // Not text: step back and read the key the general way.
-        r.Rewind(r.Consumed - mark);
-        object? key = ReadValue(ref r, depth, 0, hashed: true);
-        CheckHashable(key);
-        return key;
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]

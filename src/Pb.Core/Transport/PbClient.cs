@@ -64,8 +64,9 @@ public sealed class PbClient : IAsyncDisposable
     public static async Task<PbClient> ConnectWebSocketAsync(Uri uri, IBananaTranscoder? transcoder, BrokerOptions? options = null, Action<System.Net.WebSockets.ClientWebSocketOptions>? configure = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(uri);
+        string subProtocol = transcoder?.SubProtocol ?? WebSocketPipe.BananaSubProtocol;
         var socket = new System.Net.WebSockets.ClientWebSocket();
-        socket.Options.AddSubProtocol(transcoder?.SubProtocol ?? WebSocketPipe.BananaSubProtocol);
+        socket.Options.AddSubProtocol(subProtocol);
         configure?.Invoke(socket.Options);
         try
         {
@@ -76,7 +77,7 @@ public sealed class PbClient : IAsyncDisposable
             socket.Dispose();
             throw;
         }
-        if (socket.SubProtocol is { } chosen && chosen != (transcoder?.SubProtocol ?? WebSocketPipe.BananaSubProtocol))
+        if (socket.SubProtocol is { } chosen && chosen != subProtocol)
         {
             socket.Abort();
             socket.Dispose();
@@ -96,7 +97,7 @@ public sealed class PbClient : IAsyncDisposable
     public static async Task<PbClient> ConnectAsync(System.Net.WebSockets.WebSocket webSocket, IBananaTranscoder? transcoder, BrokerOptions? options = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(webSocket);
-        var pipe = new WebSocketPipe(webSocket, transcoder, (options ?? new BrokerOptions()).BananaLimits);
+        var pipe = new WebSocketPipe(webSocket, transcoder, options?.BananaLimits);
         return await StartAsync(pipe, pipe, options, logger, cancellationToken).ConfigureAwait(false);
     }
 

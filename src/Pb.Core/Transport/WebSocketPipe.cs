@@ -24,6 +24,9 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
     private readonly Task _sending;
     private readonly IBananaTranscoder? _transcoder;
     private readonly BananaLimits _limits;
+    private OutgoingBuffer? _message;   // a sub-protocol message being received (whole messages are translated)
+    private OutgoingBuffer? _gathered;  // an outgoing batch made contiguous
+    private OutgoingBuffer? _encoded;   // an outgoing batch translated to the sub-protocol
 
     public WebSocketPipe(WebSocket socket, IBananaTranscoder? transcoder = null, BananaLimits? limits = null)
     {
@@ -98,8 +101,6 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
         await writer.CompleteAsync(error).ConfigureAwait(false);
     }
 
-    private OutgoingBuffer? _message;
-
     /// <summary>Reads one whole message of the sub-protocol and hands its values on as banana. False at the peer's close.</summary>
     private async ValueTask<bool> ReceiveTranscodedAsync(PipeWriter writer)
     {
@@ -153,32 +154,15 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
                     {
                         await SendTranscodedAsync(buffer).ConfigureAwait(false);
                     }
-                    else if (buffer.IsSingleSegment)
-                    {
-                        await _socket.SendAsync(buffer.First, WebSocketMessageType.Binary, true, _stopping.Token).ConfigureAwait(false);
-                    }
                     else
                     {
-                        // One WebSocket frame per batch the connection flushed: gathering the pipe's small segments
-                        // costs a copy, and saves a frame, a write and a wake-up of the peer per segment.
-                        OutgoingBuffer gathered = _encoded ??= new OutgoingBuffer();
-                        try
-                        {
-                            foreach (ReadOnlyMemory<byte> segment in buffer)
-                            {
-                                segment.Span.CopyTo(gathered.GetSpan(segment.Length));
-                                gathered.Advance(segment.Length);
-                            }
-                            await _socket.SendAsync(gathered.WrittenMemory, WebSocketMessageType.Binary, true, _stopping.Token).ConfigureAwait(false);
-                        }
-                        finally
-                        {
-                            gathered.Reset();
-                        }
+                        // One WebSocket frame per batch the connection flushed.
+                        await _socket.SendAsync(Contiguous(buffer), WebSocketMessageType.Binary, true, _stopping.Token).ConfigureAwait(false);
                     }
                 }
                 finally
                 {
+                    _gathered?.Reset();
                     reader.AdvanceTo(buffer.End);
                 }
                 if (read.IsCompleted)
@@ -206,8 +190,6 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
         await reader.CompleteAsync().ConfigureAwait(false);
     }
 
-    private OutgoingBuffer? _encoded;
-
     /// <summary>
     /// Sends what the connection flushed as one message of the sub-protocol. The connection flushes whole banana items
     /// only (it writes each message completely before it flushes), so the batch never ends inside an item.
@@ -219,31 +201,37 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
             return;
         }
         OutgoingBuffer encoded = _encoded ??= new OutgoingBuffer();
-        OutgoingBuffer? gathered = null;
         try
         {
-            if (!buffer.IsSingleSegment)
-            {
-                // The banana reader is fastest over one span: gather the pipe's segments first.
-                gathered = _gathered ??= new OutgoingBuffer();
-                foreach (ReadOnlyMemory<byte> segment in buffer)
-                {
-                    segment.Span.CopyTo(gathered.GetSpan(segment.Length));
-                    gathered.Advance(segment.Length);
-                }
-                buffer = new ReadOnlySequence<byte>(gathered.WrittenMemory);
-            }
-            _transcoder!.Encode(buffer, encoded);
+            // The banana reader is fastest over one span.
+            _transcoder!.Encode(new ReadOnlySequence<byte>(Contiguous(buffer)), encoded);
             await _socket.SendAsync(encoded.WrittenMemory, WebSocketMessageType.Binary, true, _stopping.Token).ConfigureAwait(false);
         }
         finally
         {
             encoded.Reset();
-            gathered?.Reset();
         }
     }
 
-    private OutgoingBuffer? _gathered;
+    /// <summary>
+    /// The batch as one piece of memory: the pipe's small segments are gathered into <see cref="_gathered"/> (reset by
+    /// the send loop once the batch is sent). A copy costs less than a WebSocket frame, a write and a wake-up of the peer
+    /// per segment.
+    /// </summary>
+    private ReadOnlyMemory<byte> Contiguous(in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            return buffer.First;
+        }
+        OutgoingBuffer gathered = _gathered ??= new OutgoingBuffer();
+        foreach (ReadOnlyMemory<byte> segment in buffer)
+        {
+            segment.Span.CopyTo(gathered.GetSpan(segment.Length));
+            gathered.Advance(segment.Length);
+        }
+        return gathered.WrittenMemory;
+    }
 
     public async ValueTask DisposeAsync()
     {

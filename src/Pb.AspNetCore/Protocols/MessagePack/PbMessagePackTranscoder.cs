@@ -36,6 +36,9 @@ public sealed class PbMessagePackTranscoder : IBananaTranscoder
     // 2**448 (banana's largest LONGINT) needs 57 bytes of two's complement.
     private const int MaxBigIntegerBytes = 64;
 
+    // Our own outgoing bytes were checked when they were written; reading them back needs no second set of limits.
+    private static readonly BananaLimits Unlimited = new() { MaxItemLength = int.MaxValue, MaxDepth = 100_000, MaxMessageSize = long.MaxValue };
+
     /// <summary>The one instance (the transcoder keeps no state).</summary>
     public static PbMessagePackTranscoder Instance { get; } = new();
 
@@ -148,7 +151,7 @@ public sealed class PbMessagePackTranscoder : IBananaTranscoder
                         {
                             if (depth == remaining.Length)
                             {
-                                throw BananaReaderDepth(limits.MaxDepth);
+                                throw TooDeep(limits.MaxDepth);
                             }
                             remaining[depth++] = count;
                             continue;
@@ -234,9 +237,6 @@ public sealed class PbMessagePackTranscoder : IBananaTranscoder
     private static BananaException StringTooLong(long length, int max) =>
         new($"Security precaution: a pb.msgpack string of {length} bytes is longer than {max} (BananaLimits.MaxItemLength).");
 
-    private static BananaException BananaReaderDepth(int maxDepth) =>
+    private static BananaException TooDeep(int maxDepth) =>
         new($"Security precaution: pb.msgpack arrays nested deeper than {maxDepth} (BananaLimits.MaxDepth).");
-
-    // Our own outgoing bytes were checked when they were written; reading them back needs no second set of limits.
-    private static readonly BananaLimits Unlimited = new() { MaxItemLength = int.MaxValue, MaxDepth = 100_000, MaxMessageSize = long.MaxValue };
 }
