@@ -15,12 +15,27 @@ internal sealed class PbConnectionRegistry : IDisposable
     public PbConnectionRegistry(IHostApplicationLifetime lifetime) =>
         _stopping = lifetime.ApplicationStopping.Register(static r => ((PbConnectionRegistry)r!).CloseAll(), this);
 
-    /// <summary>Tracks <paramref name="connection"/> until it completes; false when the app is stopping.</summary>
+    /// <summary>The open connections.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_connections)
+            {
+                return _connections.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Tracks <paramref name="connection"/> until it completes; false when the app is stopping or
+    /// <see cref="BrokerOptions.MaxConnections"/> of the connection's options are open already.
+    /// </summary>
     public bool TryAdd(PbConnection connection)
     {
         lock (_connections)
         {
-            if (_stopped)
+            if (_stopped || _connections.Count >= connection.Options.MaxConnections)
             {
                 return false;
             }

@@ -124,8 +124,22 @@ internal sealed partial class Broker
             Fail(requestId, answer, cache ? new PbException(id) { RemoteTypeName = "builtins.KeyError" } : new PbException("Invalid Object ID"), name);
             return;
         }
+        // Twisted's three kinds of callee: a ViewPoint calls its Viewable with the perspective it was sent for; an
+        // avatar's calls run with the avatar as the perspective; other objects have none. The arguments are read for
+        // that perspective: references among them keep it for the calls made through them.
+        object? perspective = null;
+        if (target is ViewPoint viewPoint)
+        {
+            perspective = viewPoint.Perspective;
+            target = viewPoint.Viewable;
+        }
+        else if (target is Avatar)
+        {
+            perspective = target;
+        }
         PbTuple args;
         PbDictionary? kwargs;
+        _receivingPerspective = perspective;
         try
         {
             args = _unjellier.Unjelly(ref r, this) as PbTuple ?? throw new PbException("The arguments must be a tuple.") { RemoteTypeName = "builtins.TypeError" };
@@ -144,17 +158,9 @@ internal sealed partial class Broker
             Fail(requestId, answer, e, name);
             return;
         }
-        // Twisted's three kinds of callee: a ViewPoint calls its Viewable with the perspective it was sent for; an
-        // avatar's calls run with the avatar as the perspective; other objects have none.
-        object? perspective = null;
-        if (target is ViewPoint viewPoint)
+        finally
         {
-            perspective = viewPoint.Perspective;
-            target = viewPoint.Viewable;
-        }
-        else if (target is Avatar)
-        {
-            perspective = target;
+            _receivingPerspective = null;
         }
         RemoteMethod? method;
         try
@@ -184,6 +190,7 @@ internal sealed partial class Broker
             return;
         }
         ValueTask<object?> result;
+        System.Diagnostics.Activity? outer = System.Diagnostics.Activity.Current;
         System.Diagnostics.Activity? activity = PbTelemetry.StartCall(method.Name);
         long started = PbTelemetry.CallDuration.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         try
@@ -196,6 +203,15 @@ internal sealed partial class Broker
             Fail(requestId, answer, e, method.Name);
             EndCall(activity, started, e);
             return;
+        }
+        finally
+        {
+            // The call's activity flows with the method's own continuations; the read loop goes back to what it had,
+            // so the next call read is not taken for a child of this one.
+            if (activity is not null)
+            {
+                System.Diagnostics.Activity.Current = outer;
+            }
         }
         if (result.IsCompleted)
         {
@@ -358,27 +374,23 @@ internal sealed partial class Broker
         ThreadPool.UnsafeQueueUserWorkItem(static b => Complete(b), batch, preferLocal: false);
     }
 
+    /// <remarks>
+    /// The continuations run with nothing held back: a continuation may call again and block on that call's answer
+    /// (<c>.Result</c>), so its message must leave at once. Messages still travel together when the socket is busy:
+    /// whatever is queued while a write is in flight goes out in the next one.
+    /// </remarks>
     private static void Complete(List<(PendingCall Call, object? Value, Exception? Error)> batch)
     {
-        // The continuations may call again at once: their messages leave together at the end of the batch.
-        PbConnection.BeginDeferredFlush();
-        try
+        foreach ((PendingCall call, object? value, Exception? error) in batch)
         {
-            foreach ((PendingCall call, object? value, Exception? error) in batch)
+            if (error is null)
             {
-                if (error is null)
-                {
-                    call.TrySetResult(value);
-                }
-                else
-                {
-                    call.TrySetException(error);
-                }
+                call.TrySetResult(value);
             }
-        }
-        finally
-        {
-            PbConnection.EndDeferredFlush();
+            else
+            {
+                call.TrySetException(error);
+            }
         }
     }
 

@@ -12,14 +12,14 @@ internal sealed partial class Broker
 {
     // ---------------------------------------------------------------- exports and references (IJellyContext)
 
-    public bool IsReference(object value) => value is Referenceable or RemoteReference or Viewable or RemoteCache;
+    public static bool IsReference(object value) => value is Referenceable or RemoteReference or Viewable or RemoteCache;
 
-    public bool TryWriteReference(object value, ref BananaWriter writer)
+    public bool TryWriteReference(OutgoingMessage message, object value, ref BananaWriter writer)
     {
         switch (value)
         {
             case Referenceable referenceable:
-                long luid = Export(referenceable);
+                long luid = Export(message, referenceable);
                 writer.WriteListHeader(2);
                 writer.WriteBytes("remote"u8);
                 writer.WriteInt(luid);
@@ -29,15 +29,15 @@ internal sealed partial class Broker
                 ViewPoint point;
                 lock (_gate)
                 {
-                    if (!_viewPoints.TryGetValue((viewable, _sendingPerspective), out point!))
+                    if (!_viewPoints.TryGetValue((viewable, message.Perspective), out point!))
                     {
-                        point = new ViewPoint(viewable, _sendingPerspective);
-                        _viewPoints.Add((viewable, _sendingPerspective), point);
+                        point = new ViewPoint(viewable, message.Perspective);
+                        _viewPoints.Add((viewable, message.Perspective), point);
                     }
                 }
                 writer.WriteListHeader(2);
                 writer.WriteBytes("remote"u8);
-                writer.WriteInt(Export(point));
+                writer.WriteInt(Export(message, point));
                 return true;
             case RemoteCache held when ReferenceEquals(held.Holder, this):
                 writer.WriteListHeader(2);
@@ -67,7 +67,7 @@ internal sealed partial class Broker
         }
     }
 
-    private long Export(object value)
+    private long Export(OutgoingMessage message, object value)
     {
         lock (_gate)
         {
@@ -93,7 +93,7 @@ internal sealed partial class Broker
                 _locals.Add(luid, new LocalObject(value));
                 _localIds.Add(value, luid);
             }
-            _exportedInThisMessage.Add((luid, ExportKind.Reference));
+            message.Exports.Add((luid, ExportKind.Reference));
             return luid;
         }
     }
@@ -103,7 +103,16 @@ internal sealed partial class Broker
         switch (tag)
         {
             case JellyTag.Remote:
-                return new RemoteReference(this, id, isRoot: false);
+                if (Interlocked.Increment(ref _imported) > _options.MaxImportedReferences)
+                {
+                    Interlocked.Decrement(ref _imported);
+                    // The peer counts this reference as held: release it, since nobody will get it.
+                    ThreadPool.UnsafeQueueUserWorkItem(static s => s.Self.SendDecref(s.Id), (Self: this, Id: id), preferLocal: false);
+                    throw new JellyException($"Too many references to the peer's objects are held ({_options.MaxImportedReferences}, BrokerOptions.MaxImportedReferences).");
+                }
+                // Twisted's RemoteReference keeps the perspective it arrived for: calls made through it are
+                // serialized for that avatar (a Viewable passed back becomes its view for that avatar).
+                return new RemoteReference(this, id, isRoot: false) { Perspective = _receivingPerspective };
             case JellyTag.Local:
                 lock (_gate)
                 {
@@ -132,7 +141,12 @@ internal sealed partial class Broker
         }
     }
 
-    public CacheForm? PrepareCache(object value)
+    /// <summary>
+    /// The first pass meets a Cacheable (no lock held). Sent before: <c>cached</c>, counted now. New: its state and
+    /// observer are made here, where the application's code may take its own locks, and committed by
+    /// <see cref="CommitCache"/> under the write lock, in the order messages are written.
+    /// </summary>
+    public CacheForm? PrepareCache(OutgoingMessage message, object value)
     {
         if (value is not Cacheable cacheable)
         {
@@ -144,7 +158,7 @@ internal sealed partial class Broker
             if (_cacheIds.TryGetValue(cacheable, out id))
             {
                 _caches[id].RefCount++;
-                _exportedInThisMessage.Add((id, ExportKind.CacheAgain));
+                message.Exports.Add((id, ExportKind.CacheAgain));
                 return new CacheForm(id, false, [], null);
             }
             if (_locals.Count + _caches.Count >= _options.MaxBrokerReferences)
@@ -155,16 +169,41 @@ internal sealed partial class Broker
         }
         CopyableType type = _jellyOptions.Types.Find(cacheable.GetType())
             ?? throw new JellyException($"Cannot send the Cacheable {cacheable.GetType().FullName}: register its tag with JellyTypeRegistry.AddCacheable.");
-        var observer = new CacheObserver(this, id, _sendingPerspective);
-        object? state = cacheable.GetStateToCacheAndObserveFor(_sendingPerspective, observer);
+        var observer = new CacheObserver(this, id, message.Perspective);
+        object? state = cacheable.GetStateToCacheAndObserveFor(message.Perspective, observer);
+        var form = new CacheForm(id, true, type.TagUtf8, state) { Pending = new PendingCache(cacheable, observer) };
+        message.PreparedCaches.Add(form);
+        return form;
+    }
+
+    /// <summary>Under the write lock: the first send of a Cacheable is committed, unless another message sent it first.</summary>
+    public CacheForm CommitCache(OutgoingMessage message, CacheForm form)
+    {
+        var pending = (PendingCache)form.Pending!;
+        message.PreparedCaches.Remove(form);
         lock (_gate)
         {
-            _caches.Add(id, new OwnedCache(cacheable, observer));
-            _cacheIds.Add(cacheable, id);
-            _exportedInThisMessage.Add((id, ExportKind.NewCache));
+            if (_closed)
+            {
+                message.Stopped.Add((pending.Cacheable, pending.Observer));
+                throw new ConnectionLostException("The connection closed while a message was being sent.");
+            }
+            if (_cacheIds.TryGetValue(pending.Cacheable, out long existing))
+            {
+                // Sent (and committed) by a message written just before this one: the peer has it already.
+                _caches[existing].RefCount++;
+                message.Exports.Add((existing, ExportKind.CacheAgain));
+                message.Stopped.Add((pending.Cacheable, pending.Observer));
+                return new CacheForm(existing, false, [], null);
+            }
+            _caches.Add(form.Id, new OwnedCache(pending.Cacheable, pending.Observer));
+            _cacheIds.Add(pending.Cacheable, form.Id);
+            message.Exports.Add((form.Id, ExportKind.NewCache));
         }
-        return new CacheForm(id, true, type.TagUtf8, state);
+        return form;
     }
+
+    private sealed record PendingCache(Cacheable Cacheable, CacheObserver Observer);
 
     public object ReceiveCache(long id, CopyableType type)
     {
@@ -176,6 +215,10 @@ internal sealed partial class Broker
         cache.CacheId = id;
         lock (_gate)
         {
+            if (!_held.ContainsKey(id) && _held.Count + Volatile.Read(ref _imported) >= _options.MaxImportedReferences)
+            {
+                throw new JellyException($"Too many of the peer's caches are held ({_options.MaxImportedReferences}, BrokerOptions.MaxImportedReferences).");
+            }
             _held[id] = cache;
             _heldOccurrences[id] = 1;
         }
@@ -266,6 +309,13 @@ internal sealed partial class Broker
     }
 
     private readonly Dictionary<long, int> _heldOccurrences = new();
+    private int _imported;   // RemoteReferences made and not yet released
+
+    /// <summary>A <see cref="RemoteReference"/> of this connection was released (disposed or collected).</summary>
+    internal void ReleaseImport() => Interlocked.Decrement(ref _imported);
+
+    /// <summary>How many of the peer's objects we hold references to.</summary>
+    public int ImportedCount => Volatile.Read(ref _imported);
 
     private sealed class OwnedCache(Cacheable cacheable, CacheObserver observer)
     {
@@ -278,8 +328,8 @@ internal sealed partial class Broker
     {
         public object? Perspective { get; } = perspective;
 
-        public Task<object?> CallRemoteAsync(string method, params object?[] args) => broker.CallCacheAsync(id, method, args, answerRequired: true);
+        public Task<object?> CallRemoteAsync(string method, params object?[] args) => broker.CallCacheAsync(id, Perspective, method, args, answerRequired: true);
 
-        public void CallRemoteOneWay(string method, params object?[] args) => _ = broker.CallCacheAsync(id, method, args, answerRequired: false);
+        public void CallRemoteOneWay(string method, params object?[] args) => _ = broker.CallCacheAsync(id, Perspective, method, args, answerRequired: false);
     }
 }

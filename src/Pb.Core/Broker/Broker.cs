@@ -29,7 +29,7 @@ internal interface IBrokerTransport
 /// reference counts, our pending calls, and the handling of every message of PB-WIRE.md section 3.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The disconnect token outlives the broker: references read it after the connection closed. A CancellationTokenSource without a timer holds nothing to release.")]
-internal sealed partial class Broker : IJellyContext, ICacheHolder
+internal sealed partial class Broker : IUnjellyContext, ICacheHolder
 {
     private static readonly byte[] s_root = "root"u8.ToArray();
 
@@ -37,16 +37,15 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
     private readonly IBrokerTransport _transport;
     private readonly ILogger _logger;
     private readonly JellyOptions _jellyOptions;
-    private readonly Jellier _jellier;       // only under the transport's write lock
     private readonly Unjellier _unjellier;   // only on the read loop
+    private OutgoingMessage? _spareMessage;  // one kept for reuse; concurrent senders make their own
 
     private readonly object _gate = new();
     private readonly Dictionary<long, LocalObject> _locals = new();
     private readonly Dictionary<object, long> _localIds = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<long, PendingCall> _pending = new();
     private readonly Dictionary<(Viewable, object?), ViewPoint> _viewPoints = new(ViewPointKeyComparer.Instance);
-    private object? _sendingPerspective;   // under the write lock: the avatar a message is serialized for
-    private readonly List<(long Id, ExportKind Kind)> _exportedInThisMessage = new();
+    private object? _receivingPerspective;   // read loop only: the avatar a message's arguments arrive for
     private List<(PendingCall Call, object? Value, Exception? Error)> _completions = new();   // read loop only
     private readonly Dictionary<long, OwnedCache> _caches = new();
     private readonly Dictionary<Cacheable, long> _cacheIds = new(ReferenceEqualityComparer.Instance);
@@ -66,7 +65,6 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
         _logger = logger;
         _root = root;
         _jellyOptions = CopyableFailure.AddTo(options.Jelly);
-        _jellier = new Jellier(_jellyOptions);
         _unjellier = new Unjellier(_jellyOptions);
         RootReference = new RemoteReference(this, 0, isRoot: true);
     }
@@ -83,8 +81,6 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
     public event Action<object>? Released;
 
     public bool IsClosed => Volatile.Read(ref _closed);
-
-    public object? Perspective => _sendingPerspective;
 
     /// <summary>How many objects the peer holds references to (the root not counted).</summary>
     public int ExportedCount
@@ -108,10 +104,10 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
     });
 
     public Task<object?> CallAsync(RemoteReference target, string method, object?[] args, IReadOnlyDictionary<string, object?>? kwargs, bool answerRequired, CancellationToken cancellationToken) =>
-        CallCoreAsync(target, 0, method, args, kwargs, answerRequired, cancellationToken);
+        CallCoreAsync(target, 0, target.Perspective, method, args, kwargs, answerRequired, cancellationToken);
 
     /// <summary>A <c>cachemessage</c>: calls a method of the peer's copy of our cache <paramref name="cacheId"/>.</summary>
-    public Task<object?> CallCacheAsync(long cacheId, string method, object?[] args, bool answerRequired)
+    public Task<object?> CallCacheAsync(long cacheId, object? perspective, string method, object?[] args, bool answerRequired)
     {
         lock (_gate)
         {
@@ -120,10 +116,10 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
                 throw new InvalidOperationException("The peer no longer observes this cache.");
             }
         }
-        return CallCoreAsync(null, cacheId, method, args, null, answerRequired, CancellationToken.None);
+        return CallCoreAsync(null, cacheId, perspective, method, args, null, answerRequired, CancellationToken.None);
     }
 
-    private Task<object?> CallCoreAsync(RemoteReference? target, long cacheId, string method, object?[] args, IReadOnlyDictionary<string, object?>? kwargs, bool answerRequired, CancellationToken cancellationToken)
+    private Task<object?> CallCoreAsync(RemoteReference? target, long cacheId, object? perspective, string method, object?[] args, IReadOnlyDictionary<string, object?>? kwargs, bool answerRequired, CancellationToken cancellationToken)
     {
         PendingCall? pending = answerRequired ? new PendingCall { Method = method } : null;
         long requestId;
@@ -143,38 +139,57 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
                 _pending.Add(requestId, pending);
             }
         }
+        Dictionary<string, object?>? keywords = kwargs is null || kwargs.Count == 0 ? null : kwargs as Dictionary<string, object?> ?? new Dictionary<string, object?>(kwargs);
         try
         {
-            SendTransactional((this, requestId, target, cacheId, method, args, kwargs, answerRequired), static (ref BananaWriter w, (Broker Self, long RequestId, RemoteReference? Target, long CacheId, string Method, object?[] Args, IReadOnlyDictionary<string, object?>? Kwargs, bool Answer) s) =>
-            {
-                w.WriteListHeader(7);
-                w.WriteBytes(s.Target is null ? "cachemessage"u8 : "message"u8);
-                w.WriteInt(s.RequestId);
-                if (s.Target is null)
+            SendJellied((requestId, target, cacheId, method, args, keywords, answerRequired), perspective,
+                static (m, s) =>
                 {
-                    w.WriteInt(s.CacheId);
-                }
-                else if (s.Target.IsRoot)
+                    foreach (object? arg in s.Item5)
+                    {
+                        m.Arguments.ScanValue(arg, 1);
+                    }
+                    if (s.Item6 is not null)
+                    {
+                        m.KeywordArguments.BeginMessage(m, m.MaxDepth);
+                        m.KeywordArguments.ScanValue(s.Item6, 0);
+                    }
+                },
+                static (ref BananaWriter w, (OutgoingMessage M, (long RequestId, RemoteReference? Target, long CacheId, string Method, object?[] Args, Dictionary<string, object?>? Kwargs, bool Answer) S) x) =>
                 {
-                    w.WriteBytes(s_root);
-                }
-                else
-                {
-                    w.WriteInt(s.Target.Luid);
-                }
-                w.WriteUtf8(s.Method);
-                w.WriteInt(s.Answer ? 1 : 0);
-                s.Self._jellier.JellyTuple(ref w, s.Args, s.Self);
-                if (s.Kwargs is null || s.Kwargs.Count == 0)
-                {
-                    w.WriteListHeader(1);
-                    w.WriteRaw(JellyTags.Encoded(JellyTag.Dictionary, w.Dialect));
-                }
-                else
-                {
-                    s.Self._jellier.Jelly(ref w, s.Kwargs as Dictionary<string, object?> ?? new Dictionary<string, object?>(s.Kwargs), s.Self);
-                }
-            });
+                    var s = x.S;
+                    w.WriteListHeader(7);
+                    w.WriteBytes(s.Target is null ? "cachemessage"u8 : "message"u8);
+                    w.WriteInt(s.RequestId);
+                    if (s.Target is null)
+                    {
+                        w.WriteInt(s.CacheId);
+                    }
+                    else if (s.Target.IsRoot)
+                    {
+                        w.WriteBytes(s_root);
+                    }
+                    else
+                    {
+                        w.WriteInt(s.Target.Luid);
+                    }
+                    w.WriteUtf8(s.Method);
+                    w.WriteInt(s.Answer ? 1 : 0);
+                    Jellier.WriteTupleHeader(ref w, s.Args.Length);
+                    foreach (object? arg in s.Args)
+                    {
+                        x.M.Arguments.WriteValue(ref w, arg, 1);
+                    }
+                    if (s.Kwargs is null)
+                    {
+                        w.WriteListHeader(1);
+                        w.WriteRaw(JellyTags.Encoded(JellyTag.Dictionary, w.Dialect));
+                    }
+                    else
+                    {
+                        x.M.KeywordArguments.WriteValue(ref w, s.Kwargs, 0);
+                    }
+                });
         }
         catch
         {
@@ -219,29 +234,46 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
         }
     }
 
-    /// <summary>Sends a message; if writing it fails, undoes the exports it made (PB-WIRE.md 3.6).</summary>
-    private void SendTransactional<TState>(TState state, MessageWriter<TState> write)
+    /// <summary>The first pass of a message: runs with no lock held, and may run the application's code.</summary>
+    private delegate void MessageScanner<TState>(OutgoingMessage message, TState state);
+
+    /// <summary>
+    /// Sends a message with jellied values in two passes: <paramref name="scan"/> first, with no lock held (it runs
+    /// the application's Copyable and Cacheable code), then <paramref name="write"/> under the write lock (bytes only).
+    /// If the message is not sent, the exports it made are undone (PB-WIRE.md 3.6); observers handed out for nothing
+    /// are stopped.
+    /// </summary>
+    private void SendJellied<TState>(TState state, object? perspective, MessageScanner<TState> scan, MessageWriter<(OutgoingMessage, TState)> write)
     {
-        _transport.Send((this, state, write), static (ref BananaWriter w, (Broker Self, TState State, MessageWriter<TState> Write) s) =>
+        OutgoingMessage message = Interlocked.Exchange(ref _spareMessage, null) ?? new OutgoingMessage(this, _jellyOptions);
+        message.Perspective = perspective;
+        message.MaxDepth = _transport.Limits.MaxDepth;
+        bool sent = false;
+        try
         {
-            s.Self._exportedInThisMessage.Clear();
-            try
+            message.Arguments.BeginMessage(message, message.MaxDepth);
+            scan(message, state);
+            _transport.Send((message, state), write);
+            sent = true;
+        }
+        finally
+        {
+            message.EndJelliers();
+            if (!sent)
             {
-                s.Write(ref w, s.State);
+                RollBackExports(message);
             }
-            catch
-            {
-                s.Self.RollBackExports();
-                throw;
-            }
-        });
+            StopUnused(message);
+            message.Reset();
+            Interlocked.CompareExchange(ref _spareMessage, message, null);
+        }
     }
 
-    private void RollBackExports()
+    private void RollBackExports(OutgoingMessage message)
     {
         lock (_gate)
         {
-            foreach ((long id, ExportKind kind) in _exportedInThisMessage)
+            foreach ((long id, ExportKind kind) in message.Exports)
             {
                 if (kind == ExportKind.Reference)
                 {
@@ -255,33 +287,51 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
                 {
                     _caches.Remove(id);
                     _cacheIds.Remove(cache.Cacheable);
+                    message.Stopped.Add((cache.Cacheable, cache.Observer));
                 }
             }
         }
-        _exportedInThisMessage.Clear();
+        message.Exports.Clear();
     }
 
-    private enum ExportKind : byte { Reference, NewCache, CacheAgain }
+    /// <summary>Outside every lock: tells Cacheables about observers that observe nothing (prepared, never committed).</summary>
+    private void StopUnused(OutgoingMessage message)
+    {
+        foreach (CacheForm form in message.PreparedCaches)
+        {
+            if (form.Pending is PendingCache pending)
+            {
+                message.Stopped.Add((pending.Cacheable, pending.Observer));
+            }
+        }
+        foreach ((Cacheable cacheable, IRemoteCacheObserver observer) in message.Stopped)
+        {
+            try
+            {
+                cacheable.StoppedObserving(observer.Perspective, observer);
+            }
+            catch (Exception e)
+            {
+                LogMethodFailed(_logger, nameof(Cacheable.StoppedObserving), e);
+            }
+        }
+    }
+
+    internal enum ExportKind : byte { Reference, NewCache, CacheAgain }
 
     private void SendAnswer(long requestId, object? result, object? perspective)
     {
         try
         {
-            SendTransactional((this, requestId, result, perspective), static (ref BananaWriter w, (Broker Self, long RequestId, object? Result, object? Perspective) s) =>
-            {
-                w.WriteListHeader(3);
-                w.WriteBytes("answer"u8);
-                w.WriteInt(s.RequestId);
-                s.Self._sendingPerspective = s.Perspective;
-                try
+            SendJellied((requestId, result), perspective,
+                static (m, s) => m.Arguments.ScanValue(s.Item2, 0),
+                static (ref BananaWriter w, (OutgoingMessage M, (long RequestId, object? Result) S) x) =>
                 {
-                    s.Self._jellier.Jelly(ref w, s.Result, s.Self);
-                }
-                finally
-                {
-                    s.Self._sendingPerspective = null;
-                }
-            });
+                    w.WriteListHeader(3);
+                    w.WriteBytes("answer"u8);
+                    w.WriteInt(x.S.RequestId);
+                    x.M.Arguments.WriteValue(ref w, x.S.Result, 0);
+                });
         }
         catch (Exception e) when (e is JellyException or BananaException or PbException)
         {
@@ -299,13 +349,15 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
         CopyableFailure failure = ToFailure(error, method);
         try
         {
-            SendTransactional((this, requestId, failure), static (ref BananaWriter w, (Broker Self, long RequestId, CopyableFailure Failure) s) =>
-            {
-                w.WriteListHeader(3);
-                w.WriteBytes("error"u8);
-                w.WriteInt(s.RequestId);
-                s.Self._jellier.Jelly(ref w, s.Failure, s.Self);
-            });
+            SendJellied((requestId, failure), null,
+                static (m, s) => m.Arguments.ScanValue(s.Item2, 0),
+                static (ref BananaWriter w, (OutgoingMessage M, (long RequestId, CopyableFailure Failure) S) x) =>
+                {
+                    w.WriteListHeader(3);
+                    w.WriteBytes("error"u8);
+                    w.WriteInt(x.S.RequestId);
+                    x.M.Arguments.WriteValue(ref w, x.S.Failure, 0);
+                });
         }
         catch (Exception e) when (e is DeadReferenceException or ConnectionLostException or ObjectDisposedException)
         {
@@ -325,6 +377,9 @@ internal sealed partial class Broker : IJellyContext, ICacheHolder
                 return CopyableFailure.Create(InsecureJellyException.TwistedTypeName, insecure.Message, Parents(InsecureJellyException.TwistedTypeName), null);
             case JellyException jelly:
                 return CopyableFailure.Create("builtins.ValueError", jelly.Message, Parents("builtins.ValueError"), null);
+            case BananaException banana:
+                // Our own send-side limit (the text names the setting, nothing of the value).
+                return CopyableFailure.Create("builtins.ValueError", banana.Message, Parents("builtins.ValueError"), null);
         }
         LogMethodFailed(_logger, method, error);
         if (!_options.DetailedErrors)

@@ -9,7 +9,10 @@ public sealed class BrokerOptions
     private int _maxBrokerReferences = 1024;
     private int _maxPendingCalls = 10_000;
     private int _maxConcurrentInvocations = 10_000;
-    private long _maxOutgoingBufferSize = 32 * 1024 * 1024;
+    private long _maxOutgoingBufferSize = 1024 * 1024;
+    private int _maxImportedReferences = 10_000;
+    private int _maxConnections = 10_000;
+    private TimeSpan _handshakeTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Copyable types and the unjelly allow-list. Default: none registered.</summary>
     public JellyOptions Jelly { get; set; } = JellyOptions.Default;
@@ -49,13 +52,53 @@ public sealed class BrokerOptions
     }
 
     /// <summary>
-    /// Bytes waiting to be sent to the peer. Default 32 MiB (two maximum-size messages). Threat: a peer that stops
-    /// reading while we keep writing. Past it, the connection is closed.
+    /// Bytes waiting to be sent to the peer. Default 1 MiB (SignalR waits at 64 KB). One message of any size up to
+    /// <see cref="BananaLimits.MaxMessageSize"/> may always wait; past half this limit the connection stops reading
+    /// the peer's calls until the peer has read our answers (back-pressure); past the limit, which only pushes from
+    /// other threads reach (callbacks, cache observers), the connection is closed. Threat: a peer that stops reading
+    /// while we keep writing, holding our memory.
     /// </summary>
     public long MaxOutgoingBufferSize
     {
         get => _maxOutgoingBufferSize;
         set => _maxOutgoingBufferSize = value >= 1024 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be at least 1024.");
+    }
+
+    /// <summary>
+    /// References to the peer's objects that this side holds at once: <see cref="RemoteReference"/>s not yet released
+    /// and the peer's caches we keep (<see cref="RemoteCache"/>). Default 10000. Twisted has no such limit. Threat: a
+    /// peer that sends a message full of new references or caches, each of which we keep (and later must release). A
+    /// message that would pass it fails: a call gets an error answer, an answer fails its call.
+    /// </summary>
+    public int MaxImportedReferences
+    {
+        get => _maxImportedReferences;
+        set => _maxImportedReferences = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be at least 1.");
+    }
+
+    /// <summary>
+    /// Connections a server (<see cref="PbServer"/>, or one ASP.NET Core app's PB endpoints together) keeps open at once.
+    /// Default 10000. Threat: a peer that opens connections until the process runs out of memory or file handles. Past
+    /// it, a new connection is closed at once.
+    /// </summary>
+    public int MaxConnections
+    {
+        get => _maxConnections;
+        set => _maxConnections = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be at least 1.");
+    }
+
+    /// <summary>
+    /// How long a new connection may take to finish the banana dialect negotiation. Default 10 s;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns it off. Threat: peers that connect and send nothing (or one byte a
+    /// second), each holding a connection forever. What a peer may do after the handshake is bounded by the login timeout
+    /// of a portal (<c>PortalOptions.LoginTimeout</c>).
+    /// </summary>
+    public TimeSpan HandshakeTimeout
+    {
+        get => _handshakeTimeout;
+        set => _handshakeTimeout = value == Timeout.InfiniteTimeSpan || (value > TimeSpan.Zero && value.TotalMilliseconds <= uint.MaxValue - 1)
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be positive (and under 49 days) or Timeout.InfiniteTimeSpan.");
     }
 
     /// <summary>

@@ -25,9 +25,13 @@ public sealed class RemoteReference : IDisposable, IAsyncDisposable, IEquatable<
     /// <summary>Releases the reference if nobody disposed it (Twisted releases on garbage collection).</summary>
     ~RemoteReference()
     {
-        if (Interlocked.Exchange(ref _released, 1) == 0 && !Broker.IsClosed)
+        if (Interlocked.Exchange(ref _released, 1) == 0)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Broker.SendDecref(s.Luid), (Broker, Luid), preferLocal: false);
+            Broker.ReleaseImport();
+            if (!Broker.IsClosed)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static s => s.Broker.SendDecref(s.Luid), (Broker, Luid), preferLocal: false);
+            }
         }
     }
 
@@ -36,6 +40,12 @@ public sealed class RemoteReference : IDisposable, IAsyncDisposable, IEquatable<
     internal long Luid { get; }
 
     internal bool IsRoot { get; }
+
+    /// <summary>
+    /// The avatar this reference arrived for (Twisted's <c>RemoteReference.perspective</c>): the arguments of calls
+    /// made through it are serialized on its behalf. A portal sets it on a login's mind to the new avatar.
+    /// </summary>
+    internal object? Perspective { get; set; }
 
     /// <summary>False once the connection closed or this reference was disposed.</summary>
     public bool IsConnected => !Broker.IsClosed && Volatile.Read(ref _released) == 0;
@@ -104,6 +114,7 @@ public sealed class RemoteReference : IDisposable, IAsyncDisposable, IEquatable<
         if (!IsRoot && Interlocked.Exchange(ref _released, 1) == 0)
         {
             GC.SuppressFinalize(this);
+            Broker.ReleaseImport();
             Broker.SendDecref(Luid);
         }
     }

@@ -90,16 +90,34 @@ public sealed class Jellier
         }
     }
 
-    private void Begin(ref BananaWriter writer, IJellyContext? context)
+    private void Begin(ref BananaWriter writer, IJellyContext? context) => BeginMessage(context, writer.Limits.MaxDepth);
+
+    // ---- the two passes apart, for the broker: the first pass runs the application's code (Copyable states,
+    // Cacheable observers) and runs before the connection's write lock is taken; the second only writes bytes.
+
+    /// <summary>Starts a message whose values are scanned with <see cref="ScanValue"/>, then written with <see cref="WriteValue"/>.</summary>
+    internal void BeginMessage(IJellyContext? context, int maxDepth)
     {
         if (_busy)
         {
             throw new InvalidOperationException("A Jellier is not reentrant; use one per thread or per connection.");
         }
         _busy = true;
-        _maxDepth = writer.Limits.MaxDepth;
+        _maxDepth = maxDepth;
         _context = context;
     }
+
+    /// <summary>The first pass over one value of the message, at nesting <paramref name="depth"/>.</summary>
+    internal void ScanValue(object? value, int depth) => Scan(value, depth);
+
+    /// <summary>The second pass: writes one value scanned before, at the same <paramref name="depth"/>.</summary>
+    internal void WriteValue(ref BananaWriter writer, object? value, int depth) => Write(ref writer, value, depth);
+
+    /// <summary>Writes the header of a <c>["tuple", ...]</c> of <paramref name="count"/> items.</summary>
+    internal static void WriteTupleHeader(ref BananaWriter writer, int count) => WriteHeader(ref writer, JellyTag.Tuple, count);
+
+    /// <summary>Ends the message: the jellier is ready for the next one.</summary>
+    internal void EndMessage() => End();
 
     private void End()
     {
@@ -218,8 +236,9 @@ public sealed class Jellier
         {
             if (Enter(value, depth))
             {
-                object? state = copyable.GetState(value, _context?.Perspective);
-                _substitutes[value] = state;
+                object? perspective = _context?.Perspective;
+                object? state = copyable.GetState(value, perspective);
+                _substitutes[value] = new CopyForm(copyable.TagFor(value, perspective), state);
                 Scan(state, depth + 1);
             }
             return;
@@ -263,6 +282,9 @@ public sealed class Jellier
 
     private JellyException TooDeep() =>
         new($"Cannot jelly a value nested more than {_maxDepth} lists deep (BananaLimits.MaxDepth): the receiver would refuse it.");
+
+    /// <summary>A Copyable as the first pass found it: its tag and state for this message's perspective.</summary>
+    private sealed record CopyForm(byte[] Tag, object? State);
 
     private static bool IsAtomic(object value) =>
         value is BigInteger or decimal or float or DateTime or DateOnly or TimeOnly or TimeSpan or Enum or char
@@ -515,6 +537,11 @@ public sealed class Jellier
             {
                 if (cache.IsNew)
                 {
+                    // Decided under the write lock: another message may have sent this Cacheable first.
+                    cache = _context!.CommitCache(cache);
+                }
+                if (cache.IsNew)
+                {
                     w.WriteListHeader(3);
                     w.WriteBytes(cache.Tag);
                     w.WriteInt(cache.Id);
@@ -528,11 +555,11 @@ public sealed class Jellier
                 }
                 return;
             }
-            if (_options.Types.Find(value.GetType()) is { } copyable)
+            if (substitute is CopyForm copy)
             {
                 w.WriteListHeader(2);
-                w.WriteBytes(copyable.TagFor(value, _context?.Perspective));
-                Write(ref w, substitute, depth + 1);
+                w.WriteBytes(copy.Tag);
+                Write(ref w, copy.State, depth + 1);
                 return;
             }
             var items = (List<object?>)substitute!;

@@ -32,7 +32,7 @@ public sealed class Unjellier
     private readonly JellyOptions _options;
     private readonly Dictionary<long, Slot> _references = new();
     private bool _busy;
-    private IJellyContext? _context;
+    private IUnjellyContext? _context;
 
     /// <summary>Creates an unjellier.</summary>
     public Unjellier(JellyOptions? options = null) => _options = options ?? JellyOptions.Default;
@@ -45,7 +45,7 @@ public sealed class Unjellier
     /// <exception cref="JellyException">The expression is malformed or incomplete.</exception>
     public object? Unjelly(ref BananaReader reader) => Unjelly(ref reader, null);
 
-    internal object? Unjelly(ref BananaReader reader, IJellyContext? context)
+    internal object? Unjelly(ref BananaReader reader, IUnjellyContext? context)
     {
         if (_busy)
         {

@@ -26,12 +26,16 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
     private OutgoingBuffer _current = new();
     private OutgoingBuffer _spare = new();
     private bool _flushing;            // a flush is running; it takes whatever was queued meanwhile
-    private bool _flushDeferred;       // a deferral scope on some thread will flush this connection when it ends
+    private bool _flushDeferred;       // the read loop flushes what is queued when its batch ends
 
-    // Deferral scopes: while a thread handles a batch (of incoming messages, of completed answers), the messages it
-    // writes wait and leave in one write per connection when the batch is done, instead of one write each.
-    [ThreadStatic] private static int t_deferDepth;
-    [ThreadStatic] private static List<PbConnection>? t_deferred;
+    // While the read loop handles a batch of incoming messages, the answers it writes wait and leave in one write
+    // when the batch is done, instead of one write each. Only this connection's own read loop defers, and only its
+    // own writes: a write from any other thread (a continuation, a push) starts its flush at once, so code that
+    // blocks on an answer never waits on a message held back somewhere else.
+    [ThreadStatic] private static PbConnection? t_deferring;
+    private TaskCompletionSource? _flushIdle;   // completed when the running flush ends (made only when awaited)
+    private TaskCompletionSource? _drained;     // completed when the backlog falls under half the outgoing limit
+    private long _inFlight;                      // bytes of the batch being written
     private bool _writesClosed;
     private Exception? _closeReason;
     private Broker? _broker;
@@ -50,6 +54,8 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
 
     /// <summary>The negotiated dialect (<see cref="BananaDialect.None"/> until negotiation ends).</summary>
     public BananaDialect Dialect { get; private set; }
+
+    internal BrokerOptions Options => _options;
 
     /// <summary>The banana limits in force.</summary>
     public BananaLimits Limits => _options.BananaLimits;
@@ -74,6 +80,18 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
     /// </summary>
     public System.Security.Claims.ClaimsPrincipal? User { get; init; }
 
+    /// <summary>Bytes queued or being written to the peer now.</summary>
+    internal long PendingOutgoingBytes
+    {
+        get
+        {
+            lock (_writeLock)
+            {
+                return _current.WrittenCount + _inFlight;
+            }
+        }
+    }
+
     /// <summary>How many of our objects the peer holds references to now (the root not counted).</summary>
     public int ExportedObjectCount => _broker?.ExportedCount ?? 0;
 
@@ -81,6 +99,27 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
     {
         PbTelemetry.Connections.Add(1);
         _ = ReadLoopAsync();
+        if (_options.HandshakeTimeout != Timeout.InfiniteTimeSpan)
+        {
+            _ = WatchHandshakeAsync();
+        }
+    }
+
+    /// <summary>Closes a connection whose dialect negotiation has not finished within <see cref="BrokerOptions.HandshakeTimeout"/>.</summary>
+    private async Task WatchHandshakeAsync()
+    {
+        try
+        {
+            await _ready.Task.WaitAsync(_options.HandshakeTimeout, _closing.Token).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            ((IBrokerTransport)this).Abort(new PbProtocolException($"The peer did not finish the banana handshake within {_options.HandshakeTimeout.TotalSeconds:0.###} s (BrokerOptions.HandshakeTimeout)."));
+        }
+        catch (Exception)
+        {
+            // Closed, or negotiation failed: the read loop reports it.
+        }
     }
 
     // ---------------------------------------------------------------- reading
@@ -101,7 +140,7 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                 ReadOnlySequence<byte> buffer = read.Buffer;
                 long examinedBefore = buffer.Length;
                 // Answers written while this batch is handled go out in one write when it is done.
-                BeginDeferredFlush();
+                t_deferring = this;
                 try
                 {
                     while (true)
@@ -142,14 +181,21 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                     }
                     finally
                     {
-                        // Always, even when closing made AdvanceTo throw: a scope left open would hold back every
-                        // later flush made on this thread, for any connection.
+                        // Always, even when closing made AdvanceTo throw: a scope left open would hold back this
+                        // connection's later flushes.
+                        t_deferring = null;
                         EndDeferredFlush();
                     }
                 }
                 if (read.IsCompleted || read.IsCanceled)
                 {
                     break;
+                }
+                // Back-pressure: while our answers wait for the peer to read them, stop reading its calls.
+                Task? drained = WhenBacklogDrained();
+                if (drained is not null)
+                {
+                    await drained.WaitAsync(_closing.Token).ConfigureAwait(false);
                 }
             }
         }
@@ -254,8 +300,16 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                 _current.Truncate(mark);
                 throw;
             }
-            if (_current.WrittenCount > _options.MaxOutgoingBufferSize)
+            long size = _current.WrittenCount - mark;
+            if (size > _options.BananaLimits.MaxMessageSize)
             {
+                // The receiver would refuse it (and close the connection): the sender gets the error instead.
+                _current.Truncate(mark);
+                throw new BananaException($"The message is too large to send ({size} bytes); the limit is {_options.BananaLimits.MaxMessageSize} bytes (BananaLimits.MaxMessageSize).");
+            }
+            if (mark + _inFlight > 0 && mark + _inFlight + size > _options.MaxOutgoingBufferSize)
+            {
+                // One message of any allowed size may always wait; more than the limit only when the peer is not reading.
                 _current.Truncate(mark);
                 var error = new PbProtocolException($"The peer is not reading: more than {_options.MaxOutgoingBufferSize} bytes wait to be sent (BrokerOptions.MaxOutgoingBufferSize).");
                 ((IBrokerTransport)this).Abort(error);
@@ -280,8 +334,8 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
 
     /// <summary>
     /// Under the write lock: true when the caller must start a flush (after releasing the lock). One flush runs at
-    /// a time and drains whatever other writers queue meanwhile; inside a deferral scope the flush waits for the
-    /// end of the scope.
+    /// a time and drains whatever other writers queue meanwhile; on this connection's read loop, inside a batch, the
+    /// flush waits for the end of the batch.
     /// </summary>
     private bool RequestFlushLocked()
     {
@@ -289,40 +343,32 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
         {
             return false;
         }
-        if (t_deferDepth > 0)
+        if (ReferenceEquals(t_deferring, this))
         {
             _flushDeferred = true;
-            (t_deferred ??= []).Add(this);
             return false;
         }
         _flushing = true;
         return true;
     }
 
-    /// <summary>Starts a deferral scope on this thread (scopes nest; they must not span an await).</summary>
-    internal static void BeginDeferredFlush() => t_deferDepth++;
-
-    /// <summary>Ends a deferral scope: the outermost end flushes every connection written to inside it.</summary>
-    internal static void EndDeferredFlush()
+    /// <summary>Ends the read loop's batch: what it held back leaves now.</summary>
+    private void EndDeferredFlush()
     {
-        if (--t_deferDepth > 0 || t_deferred is not { Count: > 0 } deferred)
+        bool flush;
+        lock (_writeLock)
         {
-            return;
+            if (!_flushDeferred)
+            {
+                return;
+            }
+            _flushDeferred = false;
+            flush = RequestFlushLocked();
         }
-        foreach (PbConnection connection in deferred)
+        if (flush)
         {
-            bool flush;
-            lock (connection._writeLock)
-            {
-                connection._flushDeferred = false;
-                flush = connection.RequestFlushLocked();
-            }
-            if (flush)
-            {
-                _ = connection.FlushAsync();
-            }
+            _ = FlushAsync();
         }
-        deferred.Clear();
     }
 
     private async Task FlushAsync()
@@ -337,12 +383,13 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                 {
                     if (_current.WrittenCount == 0)
                     {
-                        _flushing = false;
+                        EndFlushLocked();
                         return;
                     }
                     batch = _current;
                     _current = _spare;
                     _spare = batch;
+                    _inFlight = batch.WrittenCount;
                 }
                 // Everything queued while the previous write was in flight goes out in one write.
                 FlushResult result = await _pipe.Output.WriteAsync(batch.WrittenMemory, _closing.Token).ConfigureAwait(false);
@@ -350,7 +397,12 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
                 {
                     PbTelemetry.BytesSent.Add(batch.WrittenCount);
                 }
-                batch.Reset();
+                lock (_writeLock)
+                {
+                    batch.Reset();
+                    _inFlight = 0;
+                    SignalDrainedLocked();
+                }
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     break;
@@ -366,9 +418,53 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
         }
         lock (_writeLock)
         {
-            _flushing = false;
+            _inFlight = 0;
+            EndFlushLocked();
         }
-        await ShutdownAsync(failure).ConfigureAwait(false);
+        // Not awaited: shutdown waits for this flush to end.
+        _ = ShutdownAsync(failure);
+    }
+
+    private void EndFlushLocked()
+    {
+        _flushing = false;
+        SignalDrainedLocked();
+        if (_flushIdle is { } idle)
+        {
+            _flushIdle = null;
+            idle.TrySetResult();
+        }
+    }
+
+    private void SignalDrainedLocked()
+    {
+        if (_drained is { } drained && _current.WrittenCount + _inFlight <= _options.MaxOutgoingBufferSize / 2)
+        {
+            _drained = null;
+            drained.TrySetResult();
+        }
+    }
+
+    /// <summary>Null when the backlog is small; otherwise a task that completes when it has fallen under half the limit.</summary>
+    private Task? WhenBacklogDrained()
+    {
+        lock (_writeLock)
+        {
+            if (_current.WrittenCount + _inFlight <= _options.MaxOutgoingBufferSize / 2 || _writesClosed)
+            {
+                return null;
+            }
+            return (_drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
+    /// <summary>Null when no flush runs; otherwise a task that completes when it ends.</summary>
+    private Task? WhenFlushIdle()
+    {
+        lock (_writeLock)
+        {
+            return _flushing ? (_flushIdle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task : null;
+        }
     }
 
     // ---------------------------------------------------------------- closing
@@ -386,43 +482,66 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
             return;
         }
         _closeReason ??= reason;
+        bool flush = false;
         lock (_writeLock)
         {
             _writesClosed = true;
+            if (!_closing.IsCancellationRequested)
+            {
+                _flushDeferred = false;
+                flush = RequestFlushLocked();
+            }
         }
-        if (!_closing.IsCancellationRequested)
+        if (flush)
         {
-            // Give queued messages (an answer, an error) a moment to reach the peer before closing.
+            _ = FlushAsync();
+        }
+        // What is queued (an answer, an error) gets a bounded moment to reach the peer; then everything stops.
+        if (!_closing.IsCancellationRequested && WhenFlushIdle() is { } sending)
+        {
             try
             {
-                bool flush;
-                lock (_writeLock)
-                {
-                    flush = RequestFlushLocked();
-                }
-                if (flush)
-                {
-                    _ = FlushAsync();
-                }
-                await Task.Delay(10).ConfigureAwait(false);
+                await sending.WaitAsync(CloseTimeout, _closing.Token).ConfigureAwait(false);
             }
-            catch (ObjectDisposedException)
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
             {
             }
-            await _closing.CancelAsync().ConfigureAwait(false);
+        }
+        await _closing.CancelAsync().ConfigureAwait(false);
+        // The write in flight, if any, ends at the cancellation; the buffers and the pipe are released only after it.
+        if (WhenFlushIdle() is { } stopping)
+        {
+            await stopping.ConfigureAwait(false);
+        }
+        lock (_writeLock)
+        {
+            _drained?.TrySetResult();
+            _drained = null;
         }
         _ready.TrySetException(new ConnectionLostException("The connection closed before negotiation finished.", _closeReason));
         _broker?.ConnectionLost(_closeReason);
+        if (_pipe is IClosingPipe closing)
+        {
+            closing.SetCloseReason(_closeReason);
+        }
         await _pipe.Input.CompleteAsync().ConfigureAwait(false);
         await _pipe.Output.CompleteAsync().ConfigureAwait(false);
         if (_owner is not null)
         {
             await _owner.DisposeAsync().ConfigureAwait(false);
         }
+        lock (_writeLock)
+        {
+            _current.Dispose();
+            _spare.Dispose();
+        }
         LogClosed(_logger, _closeReason?.Message ?? "closed");
         PbTelemetry.Connections.Add(-1);
         _completion.TrySetResult();
     }
+
+    /// <summary>How long a closing connection waits for its last messages to be written.</summary>
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>Closes the connection: pending calls fail with <see cref="ConnectionLostException"/>.</summary>
     public async ValueTask DisposeAsync()
@@ -430,11 +549,6 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
         await _closing.CancelAsync().ConfigureAwait(false);
         await ShutdownAsync(null).ConfigureAwait(false);
         await _completion.Task.ConfigureAwait(false);
-        lock (_writeLock)
-        {
-            _current.Dispose();
-            _spare.Dispose();
-        }
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Closing the connection: the peer broke the protocol: {Reason}")]

@@ -18,6 +18,7 @@ public sealed class PbServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
     private Task? _acceptLoop;
+    private int _disposed;
 
     /// <summary>Creates a server whose root object is <paramref name="root"/> for every connection.</summary>
     public PbServer(Referenceable root, BrokerOptions? options = null, ILoggerFactory? loggerFactory = null)
@@ -62,13 +63,15 @@ public sealed class PbServer : IAsyncDisposable
 
     private async Task AcceptLoopAsync(Socket listener)
     {
-        ILogger? logger = _loggerFactory?.CreateLogger<PbConnection>();
+        ILogger logger = (ILogger?)_loggerFactory?.CreateLogger<PbConnection>() ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        TimeSpan backoff = TimeSpan.Zero;
         while (!_stopping.IsCancellationRequested)
         {
             Socket socket;
             try
             {
                 socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                backoff = TimeSpan.Zero;
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
             {
@@ -76,7 +79,28 @@ public sealed class PbServer : IAsyncDisposable
                 {
                     return;
                 }
+                // Accept fails again at once while its cause lasts (too many open files): wait, longer each time, up to
+                // a second, instead of spinning a core.
+                backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(10) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.TicksPerSecond));
+                PbServerLog.AcceptFailed(logger, e.Message, backoff.TotalMilliseconds);
+                try
+                {
+                    await Task.Delay(backoff, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
                 continue;
+            }
+            lock (_connections)
+            {
+                if (_connections.Count >= _options.MaxConnections)
+                {
+                    PbServerLog.ConnectionRefused(logger, _options.MaxConnections);
+                    socket.Dispose();
+                    continue;
+                }
             }
             var pipe = new SocketPipe(socket);
             var connection = new PbConnection(pipe, isServer: true, _options, _rootFactory, logger, pipe);
@@ -99,6 +123,10 @@ public sealed class PbServer : IAsyncDisposable
     /// <summary>Stops listening and closes every connection.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _stopping.CancelAsync().ConfigureAwait(false);
         _listener?.Dispose();
         if (_acceptLoop is not null)

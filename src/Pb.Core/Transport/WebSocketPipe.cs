@@ -11,7 +11,7 @@ namespace Pb;
 /// <see cref="IBananaTranscoder"/> (a sub-protocol such as <c>pb.msgpack</c>) each message instead holds whole values of
 /// that encoding: one message per batch the connection flushed, translated to and from banana at this boundary.
 /// </summary>
-internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
+internal sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposable
 {
     /// <summary>The WebSocket sub-protocol for banana (the same bytes as TCP).</summary>
     public const string BananaSubProtocol = "pb.banana";
@@ -27,6 +27,8 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
     private OutgoingBuffer? _message;   // a sub-protocol message being received (whole messages are translated)
     private OutgoingBuffer? _gathered;  // an outgoing batch made contiguous
     private OutgoingBuffer? _encoded;   // an outgoing batch translated to the sub-protocol
+    private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
+    private string _closeDescription = "closed";
 
     public WebSocketPipe(WebSocket socket, IBananaTranscoder? transcoder = null, BananaLimits? limits = null)
     {
@@ -172,8 +174,8 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
             }
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "closed", timeout.Token).ConfigureAwait(false);
+                using var timeout = new CancellationTokenSource(CloseTimeout);
+                await _socket.CloseOutputAsync(_closeStatus, _closeDescription, timeout.Token).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
@@ -233,9 +235,38 @@ internal sealed class WebSocketPipe : IDuplexPipe, IAsyncDisposable
         return gathered.WrittenMemory;
     }
 
+    /// <summary>
+    /// The close status the peer sees: 1000 for a normal close, 1002 when the peer broke the protocol or a limit,
+    /// 1008 when it broke a policy (did not read, too slow), 1011 after an error of ours. The text is fixed per status:
+    /// nothing of the message or the error travels.
+    /// </summary>
+    public void SetCloseReason(Exception? reason)
+    {
+        (_closeStatus, _closeDescription) = reason switch
+        {
+            null => (WebSocketCloseStatus.NormalClosure, "closed"),
+            BananaException => (WebSocketCloseStatus.ProtocolError, "PB protocol error or limit exceeded"),
+            PbProtocolException p when p.Message.Contains("BrokerOptions.", StringComparison.Ordinal) || p.Message.Contains("Options.", StringComparison.Ordinal)
+                => (WebSocketCloseStatus.PolicyViolation, "a PB connection limit was exceeded"),
+            PbProtocolException => (WebSocketCloseStatus.ProtocolError, "PB protocol error"),
+            WebSocketException or IOException or ConnectionLostException => (WebSocketCloseStatus.NormalClosure, "closed"),
+            _ => (WebSocketCloseStatus.InternalServerError, "internal error"),
+        };
+    }
+
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
+
     public async ValueTask DisposeAsync()
     {
         await _outgoing.Writer.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            // The send loop writes what is left and the close frame (with its status); the peer answers the close.
+            await Completion.WaitAsync(CloseTimeout).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException or WebSocketException)
+        {
+        }
         await _stopping.CancelAsync().ConfigureAwait(false);
         try
         {

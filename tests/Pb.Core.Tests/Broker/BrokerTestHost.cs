@@ -69,6 +69,31 @@ public sealed class TestRoot : Root
 
     [Remote] public bool IsBoard(object? value) => ReferenceEquals(value, Board);
 
+    [Remote] public StatusBoard NewBoard(long value) => new() { Value = value };
+
+    [Remote] public byte[][] Big(int count, int size) => [.. Enumerable.Range(0, count).Select(_ => new byte[size])];
+
+    /// <summary>Pushes <paramref name="count"/> one-way calls of <paramref name="size"/> bytes from another thread.</summary>
+    [Remote] public void PushMany(RemoteReference callback, long count, long size)
+    {
+        _ = Task.Run(() =>
+        {
+            try
+            {
+                for (long i = 0; i < count; i++)
+                {
+                    callback.CallRemoteOneWay("tick", new byte[size]);
+                }
+            }
+            catch (Exception e) when (e is ConnectionLostException or DeadReferenceException)
+            {
+                PushStopped.TrySetResult(e);
+            }
+        });
+    }
+
+    public TaskCompletionSource<Exception> PushStopped { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     [Remote] public ChatUser Join(string name) => new(name, Room);
 
     [Remote] public ChatRoom Lobby() => Room;
@@ -117,6 +142,9 @@ public sealed class ChatUser(string name, ChatRoom room) : Avatar
     [Remote] public ChatRoom GetRoom() => room;
 
     [Remote] public string WhoAmI() => Name;
+
+    /// <summary>A server-initiated call that passes the room (a Viewable) to the client's listener.</summary>
+    [Remote] public Task<object?> OfferRoom(RemoteReference listener) => listener.CallRemoteAsync("take", room);
 }
 
 public sealed class ChatRoom : Viewable
