@@ -65,6 +65,7 @@ public sealed class PbEqualityComparer : IEqualityComparer<object?>
             case double d: return HashDouble(d);
             case BigInteger big: return HashBig(big);
             case decimal m: return HashDecimal(m);
+            case PbDecimal pd: return pd.GetHashCode();
             default:
                 if (TryGetInt64(obj, out long v))
                 {
@@ -140,7 +141,7 @@ public sealed class PbEqualityComparer : IEqualityComparer<object?>
         return string.GetHashCode(MemoryMarshal.Cast<int, char>(tail));
     }
 
-    internal static bool IsNumber(object o) => o is long or int or double or bool or BigInteger or decimal or float or short or byte or sbyte or ushort or uint or ulong;
+    internal static bool IsNumber(object o) => o is long or int or double or bool or BigInteger or decimal or float or short or byte or sbyte or ushort or uint or ulong or PbDecimal;
 
     /// <summary>The value of an integer-valued number of any numeric type, when it fits a long; no allocation.</summary>
     internal static bool TryGetInt64(object o, out long value)
@@ -160,6 +161,7 @@ public sealed class PbEqualityComparer : IEqualityComparer<object?>
             case double d when d == Math.Floor(d) && d >= long.MinValue && d < 9.2233720368547758E18: value = (long)d; return true;
             case float f when f == MathF.Floor(f) && f >= long.MinValue && f < 9.2233720368547758E18f: value = (long)f; return true;
             case decimal m when m == decimal.Truncate(m) && m >= long.MinValue && m <= long.MaxValue: value = (long)m; return true;
+            case PbDecimal pd when pd.TryGetInt64(out long pv): value = pv; return true;
             default: value = 0; return false;
         }
     }
@@ -170,6 +172,14 @@ public sealed class PbEqualityComparer : IEqualityComparer<object?>
         if (xi && yi)
         {
             return lx == ly;
+        }
+        if (x is PbDecimal px)
+        {
+            return px.EqualsNumber(y);
+        }
+        if (y is PbDecimal py)
+        {
+            return py.EqualsNumber(x);
         }
         if (x is double or float || y is double or float)
         {

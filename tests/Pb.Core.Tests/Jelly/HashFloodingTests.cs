@@ -88,6 +88,8 @@ public sealed class HashFloodingTests
         0.1, true, false, 0m, 1m, -1m, 0.5m, 0.1m, 1e20m, decimal.MaxValue, decimal.MinValue, 79228162514264337593543950335m,
         BigInteger.Pow(2, 63), BigInteger.Pow(2, 64), BigInteger.Pow(2, 70), -BigInteger.Pow(2, 63), BigInteger.Pow(10, 20),
         new BigInteger(decimal.MaxValue), 3, -3, 0.5f, 1.0f, ulong.MaxValue, (ulong)long.MaxValue + 1, (byte)2, (short)-1,
+        new PbDecimal(1, 400), new PbDecimal(10, 399), new PbDecimal(1, 20), new PbDecimal(5, -1), new PbDecimal(1, -29),
+        new PbDecimal(BigInteger.One << 70, 0), new PbDecimal(1, 0), new PbDecimal(0, 500), new PbDecimal(-1, 19),
     ];
 
     [Fact]
@@ -104,7 +106,8 @@ public sealed class HashFloodingTests
             ArbMap.Default.GeneratorFor<int>().Select(i => (object)(new BigInteger(i) << 70)),
             ArbMap.Default.GeneratorFor<int>().Select(i => (object)((double)i * Math.Pow(2, 70))),
             ArbMap.Default.GeneratorFor<int>().Select(i => (object)((decimal)i * 1_000_000_000_000m)),
-            ArbMap.Default.GeneratorFor<int>().Select(i => (object)((double)i * 1_000_000_000_000d)));
+            ArbMap.Default.GeneratorFor<int>().Select(i => (object)((double)i * 1_000_000_000_000d)),
+            Gen.Zip(ArbMap.Default.GeneratorFor<int>(), Gen.Choose(-40, 40)).Select(t => (object)new PbDecimal(t.Item1, t.Item2)));
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(20_000), Prop.ForAll(Arb.From(Gen.Zip(number, number)), pair =>
         {
             (object x, object y) = pair;
