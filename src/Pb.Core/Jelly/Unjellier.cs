@@ -596,7 +596,8 @@ public sealed class Unjellier
         long exponent = exponentToken.Int64;
         if (coefficient.IsZero && exponent is >= -28 and <= 200)
         {
-            return 0m;
+            // Decimal('0.00') keeps its scale; Decimal('0E+3') becomes 0m, as 1E+3 becomes 1000m.
+            return new decimal(0, 0, 0, false, (byte)Math.Max(0, -exponent));
         }
         if (exponent is < -200 or > 200)
         {

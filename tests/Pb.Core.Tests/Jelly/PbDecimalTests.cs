@@ -59,6 +59,9 @@ public sealed class PbDecimalTests
     {
         Assert.Equal(123.45m, JellySerializer.Deserialize(Tree(12345L, -2L), BananaDialect.Pb));
         Assert.Equal(1000m, JellySerializer.Deserialize(Tree(1L, 3L), BananaDialect.Pb));
+        // Decimal('0.00'): the zero keeps its scale, so it goes back as ["decimal", 0, -2].
+        byte[] zero = Tree(0L, -2L);
+        Assert.Equal(Convert.ToHexString(zero), Convert.ToHexString(JellySerializer.Serialize(JellySerializer.Deserialize(zero, BananaDialect.Pb), BananaDialect.Pb)));
     }
 
     [Fact]
