@@ -16,6 +16,8 @@ public class HostileInputBenchmarks
     private byte[] _nested = null!;
     private byte[] _listBomb = null!;
     private byte[] _fullSizeString = null!;
+    private byte[] _collidingKeys = null!;
+    private byte[] _ordinaryKeys = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -38,6 +40,17 @@ public class HostileInputBenchmarks
         }
         // The largest string Twisted accepts (640 KiB), as bytes.
         _fullSizeString = JellySerializer.Serialize(new byte[BananaLimits.TwistedSizeLimit]);
+        // A dict of 16,000 integer keys (k << 32) | k, which long.GetHashCode() maps to 0 (hash flooding),
+        // against the same number of ordinary keys.
+        var colliding = new Dictionary<long, long>();
+        var ordinary = new Dictionary<long, long>();
+        for (long k = 0; k < CollisionKeyCount; k++)
+        {
+            colliding[(k << 32) | k] = k;
+            ordinary[k] = k;
+        }
+        _collidingKeys = JellySerializer.Serialize(colliding);
+        _ordinaryKeys = JellySerializer.Serialize(ordinary);
     }
 
     [Benchmark]
@@ -68,4 +81,12 @@ public class HostileInputBenchmarks
 
     [Benchmark]
     public object? String_640KiB_Decodes() => JellySerializer.Deserialize(_fullSizeString);
+
+    private const int CollisionKeyCount = 16_000;
+
+    [Benchmark]
+    public object? Dict_16000_CollidingKeys_Decodes() => JellySerializer.Deserialize(_collidingKeys);
+
+    [Benchmark]
+    public object? Dict_16000_OrdinaryKeys_Decodes() => JellySerializer.Deserialize(_ordinaryKeys);
 }

@@ -26,6 +26,7 @@ internal static class PyRepr
             case byte[] bytes: return Bytes(bytes);
             case string s: return Str(s);
             case decimal m: return "Decimal('" + Decimal(m) + "')";
+            case PbDecimal pd: return "Decimal('" + pd + "')";
             case DateTime dt: return DateTimeRepr(dt);
             case DateOnly date: return $"datetime.date({date.Year}, {date.Month}, {date.Day})";
             case TimeOnly t: return TimeRepr(t);

@@ -287,7 +287,7 @@ public sealed class Jellier
     private sealed record CopyForm(byte[] Tag, object? State);
 
     private static bool IsAtomic(object value) =>
-        value is BigInteger or decimal or float or DateTime or DateOnly or TimeOnly or TimeSpan or Enum or char
+        value is BigInteger or decimal or PbDecimal or float or DateTime or DateOnly or TimeOnly or TimeSpan or Enum or char
             or short or ushort or byte or sbyte or uint or ulong or Unpersistable or ReadOnlyMemory<byte> or Memory<byte>
             or DateTimeOffset;
 
@@ -492,6 +492,11 @@ public sealed class Jellier
         {
             case BigInteger big: w.WriteInt(big); return;
             case decimal m: WriteDecimal(ref w, m); return;
+            case PbDecimal pd:
+                WriteHeader(ref w, JellyTag.Decimal, 2);
+                w.WriteInt(pd.Coefficient);
+                w.WriteInt(pd.Exponent);
+                return;
             case float f: w.WriteFloat(f); return;
             case DateTime dt: WriteDateTime(ref w, dt); return;
             case DateOnly date: WriteDate(ref w, date); return;

@@ -57,12 +57,16 @@ public sealed class PbFrozenSet : IReadOnlySet<object?>, IEquatable<PbFrozenSet>
     /// <inheritdoc/>
     public override int GetHashCode()
     {
-        int hash = _items.Count;
+        // Order-independent: a sum of each element's (seeded) hash passed through a non-linear mix, as Python's
+        // frozenset hash does, so that elements cannot cancel each other out as they would in a plain XOR; the
+        // total goes through the seeded HashCode.
+        uint sum = 0;
         foreach (object? item in _items)
         {
-            hash ^= PbEqualityComparer.Instance.GetHashCode(item) * 16777619;
+            uint h = (uint)PbEqualityComparer.Instance.GetHashCode(item);
+            sum += ((h ^ 89869747u) ^ (h << 16)) * 3644798167u;
         }
-        return hash;
+        return HashCode.Combine(_items.Count, sum);
     }
 
     /// <summary>Python-like text: <c>frozenset({1, 2})</c>.</summary>

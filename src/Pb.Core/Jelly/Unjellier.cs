@@ -17,9 +17,9 @@ namespace Pb.Jelly;
 /// <see cref="PbDictionary"/>; <c>set</c> is <see cref="HashSet{T}"/> with <see cref="PbEqualityComparer"/>;
 /// <c>frozenset</c> is <see cref="PbFrozenSet"/>; <c>datetime</c>, <c>date</c>, <c>time</c>, <c>timedelta</c> are
 /// <see cref="DateTime"/> (unspecified kind), <see cref="DateOnly"/>, <see cref="TimeOnly"/>, <see cref="TimeSpan"/>;
-/// <c>decimal</c> is <see cref="decimal"/>; <c>unpersistable</c> and <c>persistent</c> are <see cref="Unpersistable"/>.</para>
+/// <c>decimal</c> is <see cref="decimal"/>, or <see cref="PbDecimal"/> when <see cref="decimal"/> cannot hold it exactly; <c>unpersistable</c> and <c>persistent</c> are <see cref="Unpersistable"/>.</para>
 /// <para>Stricter than Twisted, deliberately: a <c>dereference</c> to an id that is never defined, a reference id
-/// defined twice, and a decimal or date that does not fit the .NET type are errors (Twisted leaves a placeholder or
+/// defined twice, and a date that does not fit the .NET type are errors (Twisted leaves a placeholder or
 /// fails later). A Copyable whose state refers back to itself is rebuilt correctly (Twisted leaves a placeholder).</para>
 /// </remarks>
 public sealed class Unjellier
@@ -582,40 +582,47 @@ public sealed class Unjellier
 
     private static readonly BigInteger s_decimalLimit = BigInteger.One << 96;
 
-    private static decimal ToDecimal(BigInteger coefficient, in BananaToken exponentToken)
+    /// <summary>
+    /// A <see cref="decimal"/> when the value fits one (integral values with a positive exponent are scaled, as
+    /// before), otherwise a <see cref="PbDecimal"/> that keeps the coefficient and exponent exactly as received.
+    /// </summary>
+    private static object ToDecimal(BigInteger coefficient, in BananaToken exponentToken)
     {
-        // Coefficients are at most 448 bits (about 135 digits), so only a bounded exponent can ever fit.
-        if (exponentToken.IsBigInteger || exponentToken.Int64 is < -200 or > 200)
+        if (exponentToken.IsBigInteger)
         {
-            if (coefficient.IsZero)
-            {
-                return 0m;
-            }
-            throw new JellyException("A decimal's exponent is out of the range of System.Decimal.");
+            // Twisted fails here too (OverflowError: Python int too large to convert to C ssize_t).
+            throw new JellyException("A decimal's exponent does not fit 64 bits.");
         }
         long exponent = exponentToken.Int64;
-        if (exponent > 0)
+        if (coefficient.IsZero && exponent is >= -28 and <= 200)
         {
-            coefficient *= BigInteger.Pow(10, (int)exponent);
-            exponent = 0;
+            // Decimal('0.00') keeps its scale; Decimal('0E+3') becomes 0m, as 1E+3 becomes 1000m.
+            return new decimal(0, 0, 0, false, (byte)Math.Max(0, -exponent));
         }
-        int scale = (int)-exponent;
-        if (coefficient.IsZero)
+        if (exponent is < -200 or > 200)
         {
-            scale = Math.Min(scale, 28);
+            return new PbDecimal(coefficient, exponent);
         }
-        while (scale > 28 && coefficient % 10 == 0)
+        BigInteger c = coefficient;
+        long e = exponent;
+        if (e > 0)
         {
-            coefficient /= 10;
+            c *= BigInteger.Pow(10, (int)e);
+            e = 0;
+        }
+        int scale = (int)-e;
+        while (scale > 28 && c % 10 == 0)
+        {
+            c /= 10;
             scale--;
         }
-        BigInteger magnitude = BigInteger.Abs(coefficient);
+        BigInteger magnitude = BigInteger.Abs(c);
         if (scale > 28 || magnitude >= s_decimalLimit)
         {
-            throw new JellyException($"The decimal {coefficient}E{exponentToken.Int64} does not fit System.Decimal (28 digits after the point, 96-bit coefficient).");
+            return new PbDecimal(coefficient, exponent);
         }
         var bits = (UInt128)magnitude;
-        return new decimal((int)(uint)bits, (int)(uint)(bits >> 32), (int)(uint)(bits >> 64), coefficient.Sign < 0, (byte)scale);
+        return new decimal((int)(uint)bits, (int)(uint)(bits >> 32), (int)(uint)(bits >> 64), c.Sign < 0, (byte)scale);
     }
 
     private static object[] BuildSmallInts()

@@ -9,6 +9,11 @@ interpreter that has python3-twisted. Every line it reads or writes is one JSON 
       {"index": i, "pb": hex, "none": hex, "repr": repr(value)}: the banana bytes, in dialect "pb" and "none",
       of the jelly tree a pb.Broker sends for the value.
 
+  jelly_interop.py decimals
+      Reads lines {"index": i, "text": t} from stdin and prints, for decimal.Decimal(t),
+      {"index": i, "pb": hex, "none": hex, "repr": repr(value), "error": null} as generate does, or the error
+      Twisted raises when it cannot jelly or banana-encode that decimal.
+
   jelly_interop.py check
       Reads every line {"index": i, "pb": hex, "none": hex} from stdin, then, for each, banana-decodes both
       encodings, unjellies them as a pb.Broker does (twisted.spread.jelly.globalSecurity), jellies and encodes
@@ -308,6 +313,20 @@ def generate(seed, count):
     sys.stdout.flush()
 
 
+def decimals():
+    requests = [json.loads(text) for text in sys.stdin.read().splitlines() if text.strip()]
+    for request in requests:
+        value = decimal.Decimal(request["text"])
+        line = {"index": request["index"], "repr": repr(value), "error": None}
+        try:
+            for dialect in DIALECTS:
+                line[dialect.decode()] = banana_encode(broker().serialize(value), dialect).hex()
+        except Exception as e:
+            line["error"] = f"{type(e).__name__}: {e}"
+        print(json.dumps(line))
+    sys.stdout.flush()
+
+
 def check():
     requests = [json.loads(text) for text in sys.stdin.read().splitlines() if text.strip()]
     for request in requests:
@@ -334,10 +353,13 @@ def main():
     gen.add_argument("--seed", type=int, required=True)
     gen.add_argument("--count", type=int, required=True)
     modes.add_parser("check")
+    modes.add_parser("decimals")
     args = parser.parse_args()
     sys.stderr.write(f"jelly_interop.py: Twisted {twisted_version.short()}, Python {sys.version.split()[0]}\n")
     if args.mode == "generate":
         generate(args.seed, args.count)
+    elif args.mode == "decimals":
+        decimals()
     else:
         check()
 
