@@ -54,12 +54,16 @@ public static class PortalServer
 /// The per-connection root of a PB portal (Twisted's <c>_PortalWrapper</c>). It hands out nothing but avatars, and
 /// runs each avatar's logout exactly once: when the client releases its last reference to it or disconnects.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The login SemaphoreSlim never allocates its wait handle (AvailableWaitHandle is not used), so it holds nothing to dispose; disposing it at disconnect would race the finally that releases it.")]
 internal sealed class PortalRoot : Root
 {
     private readonly Portal _portal;
     private readonly PbConnection _connection;
     private readonly PortalOptions _options;
-    private readonly Dictionary<object, Session> _sessions = new(ReferenceEqualityComparer.Instance);
+    // Every session of each avatar: a realm may answer the same avatar for two logins, and each logout runs.
+    private readonly Dictionary<object, List<Session>> _sessions = new(ReferenceEqualityComparer.Instance);
+    // One login at a time per connection, so pipelined guesses are counted and delayed one by one.
+    private readonly SemaphoreSlim _loginLock = new(1, 1);
     private int _failures;
 
     public PortalRoot(Portal portal, PbConnection connection, PortalOptions options)
@@ -117,6 +121,25 @@ internal sealed class PortalRoot : Root
 
     internal async Task<Referenceable> LogInAsync(ICredentials credentials, object? mind)
     {
+        CancellationToken disconnected = _connection.Broker.Disconnected;
+        await _loginLock.WaitAsync(disconnected).ConfigureAwait(false);
+        try
+        {
+            return await LogInOneAsync(credentials, mind).ConfigureAwait(false);
+        }
+        finally
+        {
+            _loginLock.Release();
+        }
+    }
+
+    private async Task<Referenceable> LogInOneAsync(ICredentials credentials, object? mind)
+    {
+        if (Volatile.Read(ref _failures) >= _options.MaxFailedLoginsPerConnection)
+        {
+            // The limit is reached: refuse without checking (the connection is closing).
+            throw new UnauthorizedLoginException();
+        }
         AvatarLogin login;
         try
         {
@@ -137,22 +160,29 @@ internal sealed class PortalRoot : Root
         }
         lock (_sessions)
         {
-            _sessions[login.Avatar] = new Session(login.Logout);
+            if (!_sessions.TryGetValue(login.Avatar, out List<Session>? list))
+            {
+                _sessions[login.Avatar] = list = [];
+            }
+            list.Add(new Session(login.Logout));
         }
         return login.Avatar;
     }
 
     private void OnReleased(object value)
     {
-        Session? session;
+        List<Session>? sessions;
         lock (_sessions)
         {
-            if (!_sessions.Remove(value, out session))
+            if (!_sessions.Remove(value, out sessions))
             {
                 return;
             }
         }
-        session.LogOut();
+        foreach (Session session in sessions)
+        {
+            session.LogOut();
+        }
     }
 
     private void LogOutAll()
@@ -160,7 +190,7 @@ internal sealed class PortalRoot : Root
         Session[] sessions;
         lock (_sessions)
         {
-            sessions = [.. _sessions.Values];
+            sessions = [.. _sessions.Values.SelectMany(static l => l)];
             _sessions.Clear();
         }
         foreach (Session session in sessions)
