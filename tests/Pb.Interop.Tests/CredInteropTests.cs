@@ -29,6 +29,30 @@ public sealed class CredInteropTests
     }
 
     [Fact]
+    public async Task Pipelined_guesses_from_a_twisted_client_are_refused_past_the_limit()
+    {
+        // The same 50 pipelined login/respond pairs (49 wrong, the right one last): Twisted's own portal, which has
+        // no limit, lets the last one in, which shows the script sends them together; ours refuses all 50.
+        await using (TwistedServer twisted = await TwistedServer.StartAsync("pb_cred_server.py", Ct))
+        {
+            JsonElement theirs = await PipelineAsync(twisted.Port);
+            Assert.Equal((1, 49), (theirs.GetProperty("accepted").GetInt32(), theirs.GetProperty("refused").GetInt32()));
+        }
+        var portal = new Portal(new CredRealm(), new InMemoryPasswordChecker(new Dictionary<string, string> { ["alice"] = "secret" }));
+        await using var server = new PbServer(PortalServer.RootFactory(portal, new PortalOptions { MaxFailedLoginsPerConnection = 5, FailedLoginDelay = TimeSpan.FromMilliseconds(5) }));
+        server.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        JsonElement ours = await PipelineAsync(server.Port);
+        Assert.Equal((0, 50), (ours.GetProperty("accepted").GetInt32(), ours.GetProperty("refused").GetInt32()));
+    }
+
+    private static async Task<JsonElement> PipelineAsync(int port)
+    {
+        IReadOnlyList<JsonElement> lines = await TwistedScript.RunAsync("pb_cred_pipelined.py",
+            ["--host", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--user", "alice", "--password", "secret"], [], Ct);
+        return lines[^1].GetProperty("summary");
+    }
+
+    [Fact]
     public async Task Our_client_logs_into_a_twisted_portal()
     {
         await using TwistedServer twisted = await TwistedServer.StartAsync("pb_cred_server.py", Ct);

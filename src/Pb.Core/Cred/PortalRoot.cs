@@ -22,7 +22,30 @@ public sealed class PortalOptions
     /// How long a failed login waits before it answers. Default 200 ms. Threat: fast guessing, and telling failure
     /// causes apart by time.
     /// </summary>
-    public TimeSpan FailedLoginDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan FailedLoginDelay
+    {
+        get => _failedLoginDelay;
+        set => _failedLoginDelay = value >= TimeSpan.Zero && value <= TimeSpan.FromMinutes(1)
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be between zero and one minute.");
+    }
+
+    private TimeSpan _failedLoginDelay = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// How long a connection may stay open without a successful login; then it closes. Default 30 s;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns it off. Threat: peers that connect and never log in, holding a
+    /// socket, a root and a broker each until the connection cap is reached. (Twisted has no limit.)
+    /// </summary>
+    public TimeSpan LoginTimeout
+    {
+        get => _loginTimeout;
+        set => _loginTimeout = value == Timeout.InfiniteTimeSpan || (value > TimeSpan.Zero && value.TotalMilliseconds <= uint.MaxValue - 1)
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be positive (at most 49 days), or Timeout.InfiniteTimeSpan.");
+    }
+
+    private TimeSpan _loginTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Validates a bearer token for <c>loginToken(token, mind)</c> and answers its user, or null when it is not valid.
@@ -65,6 +88,7 @@ internal sealed class PortalRoot : Root
     // One login at a time per connection, so pipelined guesses are counted and delayed one by one.
     private readonly SemaphoreSlim _loginLock = new(1, 1);
     private int _failures;
+    private int _loggedIn;
 
     public PortalRoot(Portal portal, PbConnection connection, PortalOptions options)
     {
@@ -74,6 +98,28 @@ internal sealed class PortalRoot : Root
         Broker broker = connection.Broker;
         broker.Released += OnReleased;
         broker.Disconnected.Register(static s => ((PortalRoot)s!).LogOutAll(), this);
+        if (options.LoginTimeout != Timeout.InfiniteTimeSpan)
+        {
+            _ = WatchLoginAsync(options.LoginTimeout);
+        }
+    }
+
+    /// <summary>Closes the connection when no login has succeeded within <see cref="PortalOptions.LoginTimeout"/>.</summary>
+    private async Task WatchLoginAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await Task.Delay(timeout, _connection.Broker.Disconnected).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        if (Volatile.Read(ref _loggedIn) == 0)
+        {
+            await _connection.CloseAsync(new PbProtocolException(
+                $"No login within {timeout.TotalSeconds:0.###} s (PortalOptions.LoginTimeout).")).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Step one of a password login: a fresh challenge and the object to answer it to.</summary>
@@ -153,8 +199,9 @@ internal sealed class PortalRoot : Root
             await Task.Delay(_options.FailedLoginDelay).ConfigureAwait(false);
             if (failures >= _options.MaxFailedLoginsPerConnection)
             {
-                // The error still goes out; then the connection closes.
-                _ = Task.Delay(50).ContinueWith(static (_, c) => ((PbConnection)c!).DisposeAsync().AsTask(), _connection, TaskScheduler.Default);
+                // The error answer is written first (the close flushes what is queued); then the connection closes.
+                _ = Task.Delay(50).ContinueWith(static (_, c) => ((PbConnection)c!).CloseAsync(
+                    new PbProtocolException("Too many failed logins (PortalOptions.MaxFailedLoginsPerConnection).")), _connection, TaskScheduler.Default);
             }
             throw;
         }
@@ -166,6 +213,7 @@ internal sealed class PortalRoot : Root
             }
             list.Add(new Session(login.Logout));
         }
+        Volatile.Write(ref _loggedIn, 1);
         return login.Avatar;
     }
 

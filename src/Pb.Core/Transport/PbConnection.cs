@@ -543,6 +543,12 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
     /// <summary>How long a closing connection waits for its last messages to be written.</summary>
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Closes gracefully for <paramref name="reason"/>: what is queued (an error answer) gets a bounded moment to reach
+    /// the peer, then the connection closes.
+    /// </summary>
+    internal Task CloseAsync(Exception reason) => ShutdownAsync(reason);
+
     /// <summary>Closes the connection: pending calls fail with <see cref="ConnectionLostException"/>.</summary>
     public async ValueTask DisposeAsync()
     {

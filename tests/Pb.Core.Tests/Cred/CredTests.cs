@@ -222,4 +222,93 @@ public sealed class CredTests
         var replay = await Assert.ThrowsAsync<RemoteException>(() => challenger.CallRemoteAsync("respond", response, null));
         Assert.Equal(UnauthorizedLoginException.TwistedErrorType, replay.RemoteType);
     }
+
+    [Fact]
+    public async Task Pipelined_guesses_are_counted_one_by_one_and_the_last_right_one_is_refused()
+    {
+        // 50 challenges, then 50 responses sent together (49 wrong, the right one last), as an attacker pipelines them.
+        await using Host host = Start(options: new PortalOptions { MaxFailedLoginsPerConnection = 5, FailedLoginDelay = TimeSpan.FromMilliseconds(5) });
+        await using PbClient client = await host.ConnectAsync();
+        RemoteReference root = await client.GetRootObjectAsync(Ct);
+        Pb.Jelly.PbTuple[] challenges = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => root.CallRemoteAsync<Pb.Jelly.PbTuple>("login", "alice"u8.ToArray())));
+        Task<RemoteReference>[] responses = [.. challenges.Select((c, i) => ((RemoteReference)c[1]!).CallRemoteAsync<RemoteReference>(
+            "respond", PbChallenge.Respond((byte[])c[0]!, i == 49 ? "secret" : "guess" + i), null))];
+        int refused = 0;
+        foreach (Task<RemoteReference> response in responses)
+        {
+            try
+            {
+                await response;
+            }
+            catch (Exception e) when (e is RemoteException { RemoteType: UnauthorizedLoginException.TwistedErrorType } or ConnectionLostException)
+            {
+                refused++;
+            }
+        }
+        Assert.Equal(50, refused);
+        await client.Connection.Completion.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Empty(host.Realm.Logouts);
+    }
+
+    /// <summary>A realm that answers one avatar per name, whatever the number of logins (as a cache of avatars would).</summary>
+    private sealed class SharedRealm : IRealm
+    {
+        private readonly Dictionary<string, User> _avatars = [];
+
+        public int Logouts;
+
+        public ValueTask<AvatarLogin> RequestAvatarAsync(string avatarId, object? mind, CancellationToken cancellationToken)
+        {
+            lock (_avatars)
+            {
+                User user = _avatars.TryGetValue(avatarId, out User? known) ? known : _avatars[avatarId] = new User(avatarId, mind);
+                return ValueTask.FromResult(new AvatarLogin(user, () => Interlocked.Increment(ref Logouts)));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Every_logout_runs_when_the_realm_answers_the_same_avatar_twice()
+    {
+        var realm = new SharedRealm();
+        var checker = new InMemoryPasswordChecker(new Dictionary<string, string> { ["alice"] = "secret" });
+        await using var server = new PbServer(PortalServer.RootFactory(new Portal(realm, checker)));
+        server.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        PbClient client = await PbClient.ConnectAsync("127.0.0.1", server.Port, cancellationToken: Ct);
+        RemoteReference first = await client.LoginAsync(new UsernamePassword("alice", "secret"), cancellationToken: Ct);
+        RemoteReference second = await client.LoginAsync(new UsernamePassword("alice", "secret"), cancellationToken: Ct);
+        Assert.Equal(first.Luid, second.Luid);
+        await client.DisposeAsync();
+        for (int i = 0; i < 500 && Volatile.Read(ref realm.Logouts) < 2; i++)
+        {
+            await Task.Delay(10, Ct);
+        }
+        await Task.Delay(100, Ct);
+        Assert.Equal(2, Volatile.Read(ref realm.Logouts));
+    }
+
+    [Fact]
+    public async Task A_connection_that_never_logs_in_is_closed_at_the_login_timeout()
+    {
+        await using Host host = Start(options: new PortalOptions { LoginTimeout = TimeSpan.FromMilliseconds(300), FailedLoginDelay = TimeSpan.FromMilliseconds(5) });
+        await using PbClient idle = await host.ConnectAsync();
+        await using PbClient user = await host.ConnectAsync();
+        using RemoteReference alice = await user.LoginAsync(new UsernamePassword("alice", "secret"), cancellationToken: Ct);
+        await idle.Connection.Completion.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await Task.Delay(600, Ct);
+        Assert.Equal("alice", await alice.CallRemoteAsync<string>("whoami"));
+        Assert.False(user.Connection.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public void Portal_options_refuse_out_of_range_values()
+    {
+        var options = new PortalOptions();
+        Assert.Equal(TimeSpan.FromSeconds(30), options.LoginTimeout);
+        Assert.Throws<ArgumentOutOfRangeException>(() => options.LoginTimeout = TimeSpan.Zero);
+        Assert.Throws<ArgumentOutOfRangeException>(() => options.LoginTimeout = TimeSpan.FromDays(60));
+        Assert.Throws<ArgumentOutOfRangeException>(() => options.FailedLoginDelay = TimeSpan.FromSeconds(-1));
+        options.LoginTimeout = Timeout.InfiniteTimeSpan;
+        Assert.Equal(Timeout.InfiniteTimeSpan, options.LoginTimeout);
+    }
 }
