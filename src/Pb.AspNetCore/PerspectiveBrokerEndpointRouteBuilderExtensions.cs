@@ -1,11 +1,14 @@
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features.Authentication;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pb;
 using Pb.Banana;
+using Pb.Cred;
 using Pb.AspNetCore;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -55,15 +58,15 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
         return endpoints.Map(pattern, pipeline).WithDisplayName($"Perspective Broker {pattern}");
     }
 
-    /// <summary>A timer that fires when the user's token expires (the JWT <c>exp</c> claim), or null without one.</summary>
-    private static CancellationTokenSource? TokenExpiry(HttpContext context)
+    /// <summary>
+    /// When the upgrade request's identity expires: the earlier of the JWT's <c>exp</c> claim and the authentication
+    /// ticket's expiry (a cookie's), or null when it has neither.
+    /// </summary>
+    private static DateTimeOffset? IdentityExpiry(HttpContext context)
     {
-        if (context.User.FindFirst("exp")?.Value is not { } exp || !long.TryParse(exp, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long seconds))
-        {
-            return null;
-        }
-        TimeSpan left = DateTimeOffset.FromUnixTimeSeconds(seconds) - DateTimeOffset.UtcNow;
-        return new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+        DateTimeOffset? claim = Pb.Internal.LongDelay.ExpiryOf(context.User);
+        DateTimeOffset? ticket = context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Properties?.ExpiresUtc;
+        return claim is null ? ticket : ticket is null ? claim : (claim < ticket ? claim : ticket);
     }
 
     /// <summary>Same origin, a listed origin, or no Origin header at all (not a browser).</summary>
@@ -161,11 +164,15 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
             return; // the app is stopping
         }
         connection.Start();
-        using CancellationTokenSource? expiry = options.CloseOnTokenExpiry ? TokenExpiry(context) : null;
+        using var stop = new CancellationTokenSource();
+        if (options.CloseOnTokenExpiry && context.User.Identity?.IsAuthenticated == true && IdentityExpiry(context) is { } expiry)
+        {
+            _ = PortalRoot.CloseAtAsync(connection, expiry, options.Portal.TimeProvider, stop.Token);
+        }
         using (context.RequestAborted.Register(static c => _ = ((PbConnection)c!).DisposeAsync().AsTask(), connection))
-        using (expiry?.Token.Register(static c => _ = ((PbConnection)c!).DisposeAsync().AsTask(), connection))
         {
             await connection.Completion.ConfigureAwait(false);
         }
+        await stop.CancelAsync().ConfigureAwait(false);
     }
 }

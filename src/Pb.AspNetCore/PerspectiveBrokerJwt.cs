@@ -1,8 +1,9 @@
 using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Microsoft.IdentityModel.Tokens;
 
 namespace Pb.AspNetCore;
 
@@ -28,39 +29,41 @@ public static class PerspectiveBrokerJwt
     }
 
     /// <summary>
-    /// Accepts <c>loginToken(token, mind)</c> on every PB connection (raw TCP included), validating the token with the
-    /// app's JwtBearer configuration for <paramref name="scheme"/>: a service on TCP authenticates like a browser.
-    /// The portal needs a <c>ClaimsIdentityChecker</c>.
+    /// Accepts <c>loginToken(token, mind)</c> on every PB connection (raw TCP included) by running the app's own
+    /// authentication handler for <paramref name="scheme"/> on the token, as if it came in an
+    /// <c>Authorization: Bearer</c> header: the same validation parameters and authority metadata, the scheme's
+    /// events (<c>OnTokenValidated</c>, where apps revoke tokens; <c>OnAuthenticationFailed</c>) and the app's
+    /// <c>IClaimsTransformation</c>, each login in its own DI scope. A service on TCP authenticates like a browser.
+    /// The portal needs a <c>ClaimsIdentityChecker</c>; with <see cref="PerspectiveBrokerOptions.CloseOnTokenExpiry"/>
+    /// the connection closes when the token expires.
     /// </summary>
     public static IPerspectiveBrokerBuilder AddJwtTokenLogin(this IPerspectiveBrokerBuilder builder, string scheme = JwtBearerDefaults.AuthenticationScheme)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrEmpty(scheme);
         builder.Services.AddSingleton<IConfigureOptions<PerspectiveBrokerOptions>>(sp => new ConfigureOptions<PerspectiveBrokerOptions>(o =>
         {
-            var monitor = sp.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>();
-            o.Portal.TokenValidator = (token, _) => ValidateAsync(monitor.Get(scheme), token);
+            var scopes = sp.GetRequiredService<IServiceScopeFactory>();
+            o.Portal.TokenValidator = (token, cancellationToken) => AuthenticateAsync(scopes, scheme, token, cancellationToken);
         }));
         return builder;
     }
 
-    private static async ValueTask<ClaimsPrincipal?> ValidateAsync(JwtBearerOptions jwt, string token)
+    private static async ValueTask<ClaimsPrincipal?> AuthenticateAsync(IServiceScopeFactory scopes, string scheme, string token, CancellationToken cancellationToken)
     {
-        TokenValidationParameters parameters = jwt.TokenValidationParameters.Clone();
-        if (jwt.ConfigurationManager is not null)
+        if (string.IsNullOrWhiteSpace(token) || token.Any(char.IsControl))
         {
-            // Keys from the authority's metadata, as the HTTP side uses them.
-            var configuration = await jwt.ConfigurationManager.GetConfigurationAsync(CancellationToken.None).ConfigureAwait(false);
-            parameters.ValidIssuers = [.. parameters.ValidIssuers ?? [], configuration.Issuer];
-            parameters.IssuerSigningKeys = [.. parameters.IssuerSigningKeys ?? [], .. configuration.SigningKeys];
+            return null;
         }
-        foreach (TokenHandler handler in jwt.TokenHandlers)
+        await using AsyncServiceScope scope = scopes.CreateAsyncScope();
+        var context = new DefaultHttpContext
         {
-            TokenValidationResult result = await handler.ValidateTokenAsync(token, parameters).ConfigureAwait(false);
-            if (result.IsValid)
-            {
-                return new ClaimsPrincipal(result.ClaimsIdentity);
-            }
-        }
-        return null;
+            RequestServices = scope.ServiceProvider,
+            RequestAborted = cancellationToken,
+        };
+        context.Request.Headers.Authorization = "Bearer " + token;
+        IAuthenticationService authentication = scope.ServiceProvider.GetRequiredService<IAuthenticationService>();
+        AuthenticateResult result = await authentication.AuthenticateAsync(context, scheme).ConfigureAwait(false);
+        return result.Succeeded ? result.Principal : null;
     }
 }

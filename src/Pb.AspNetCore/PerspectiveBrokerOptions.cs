@@ -33,10 +33,16 @@ public sealed class PerspectiveBrokerOptions
     public TimeSpan PeerTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Whether a WebSocket opened with a token that expires (a JWT's <c>exp</c>) is closed when the token expires.
-    /// Default false. Threat: a revoked or stolen short-lived token that keeps working as long as its connection lives.
+    /// Whether a connection is closed (WebSocket status 1008) when the identity it carries expires: the WebSocket
+    /// upgrade's (a JWT's <c>exp</c>, a cookie ticket's expiry) and a <c>loginToken</c> JWT's on any transport. Default
+    /// false. Threat: a revoked or stolen short-lived token that keeps working as long as its connection lives. The same
+    /// setting as <see cref="PortalOptions.CloseOnTokenExpiry"/> of <see cref="Portal"/>.
     /// </summary>
-    public bool CloseOnTokenExpiry { get; set; }
+    public bool CloseOnTokenExpiry
+    {
+        get => Portal.CloseOnTokenExpiry;
+        set => Portal.CloseOnTokenExpiry = value;
+    }
 
     /// <summary>
     /// WebSocket sub-protocols besides <c>pb.banana</c>, in the server's order of preference after it (the builder's
@@ -57,7 +63,6 @@ public sealed class PerspectiveBrokerOptions
             Portal = Portal.Clone(),
             KeepAliveInterval = KeepAliveInterval,
             PeerTimeout = PeerTimeout,
-            CloseOnTokenExpiry = CloseOnTokenExpiry,
             RootFactory = RootFactory,
         };
         foreach (string origin in AllowedOrigins)

@@ -85,7 +85,7 @@ internal sealed partial class Broker
                 {
                     if (++_referenceLimitViolations > 3)
                     {
-                        _transport.Abort(new PbProtocolException("The peer exceeded the PB reference limit more than three times."));
+                        _transport.Abort(new PbProtocolException("The peer exceeded the PB reference limit (BrokerOptions.MaxBrokerReferences) more than three times.") { IsPolicyViolation = true });
                     }
                     throw new PbException($"Maximum PB reference count exceeded ({_options.MaxBrokerReferences}, BrokerOptions.MaxBrokerReferences).");
                 }

@@ -50,4 +50,10 @@ public sealed class PbProtocolException : Exception
 {
     /// <summary>Creates the exception.</summary>
     public PbProtocolException(string message) : base(message) { }
+
+    /// <summary>
+    /// True when a limit or policy of this side (an option, an expired token) closed the connection rather than a
+    /// malformed message: a WebSocket then closes with 1008 (policy violation) instead of 1002 (protocol error).
+    /// </summary>
+    internal bool IsPolicyViolation { get; init; }
 }

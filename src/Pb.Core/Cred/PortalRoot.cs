@@ -53,6 +53,23 @@ public sealed class PortalOptions
     /// </summary>
     public Func<string, CancellationToken, ValueTask<System.Security.Claims.ClaimsPrincipal?>>? TokenValidator { get; set; }
 
+    /// <summary>
+    /// Whether a connection logged in with a token that expires (a JWT's <c>exp</c> claim, through <c>loginToken</c>
+    /// or the WebSocket upgrade's identity) is closed when the token expires. Default false. Threat: a revoked or stolen
+    /// short-lived token that keeps working as long as its connection lives. Expiries of any distance work (timers
+    /// are stepped, so a token valid for a year does not overflow the 49.7-day timer limit).
+    /// </summary>
+    public bool CloseOnTokenExpiry { get; set; }
+
+    /// <summary>The clock of <see cref="LoginTimeout"/> and <see cref="CloseOnTokenExpiry"/>. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider
+    {
+        get => _timeProvider;
+        set => _timeProvider = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    private TimeProvider _timeProvider = TimeProvider.System;
+
     /// <summary>A copy whose settings can change without touching these.</summary>
     public PortalOptions Clone() => (PortalOptions)MemberwiseClone();
 }
@@ -109,7 +126,7 @@ internal sealed class PortalRoot : Root
     {
         try
         {
-            await Task.Delay(timeout, _connection.Broker.Disconnected).ConfigureAwait(false);
+            await Task.Delay(timeout, _options.TimeProvider, _connection.Broker.Disconnected).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -118,7 +135,7 @@ internal sealed class PortalRoot : Root
         if (Volatile.Read(ref _loggedIn) == 0)
         {
             await _connection.CloseAsync(new PbProtocolException(
-                $"No login within {timeout.TotalSeconds:0.###} s (PortalOptions.LoginTimeout).")).ConfigureAwait(false);
+                $"No login within {timeout.TotalSeconds:0.###} s (PortalOptions.LoginTimeout).") { IsPolicyViolation = true }).ConfigureAwait(false);
         }
     }
 
@@ -153,7 +170,26 @@ internal sealed class PortalRoot : Root
         Func<string, CancellationToken, ValueTask<System.Security.Claims.ClaimsPrincipal?>> validator = _options.TokenValidator
             ?? throw new UnhandledCredentialsException("This server does not accept token logins.");
         System.Security.Claims.ClaimsPrincipal? user = await validator(token, _connection.Broker.Disconnected).ConfigureAwait(false);
-        return await LogInAsync(user is null ? new FailedCredentials() : new ClaimsCredentials(user), mind).ConfigureAwait(false);
+        Referenceable avatar = await LogInAsync(user is null ? new FailedCredentials() : new ClaimsCredentials(user), mind).ConfigureAwait(false);
+        if (_options.CloseOnTokenExpiry && user is not null && Pb.Internal.LongDelay.ExpiryOf(user) is { } expiry)
+        {
+            _ = CloseAtAsync(_connection, expiry, _options.TimeProvider, _connection.Broker.Disconnected);
+        }
+        return avatar;
+    }
+
+    /// <summary>Closes <paramref name="connection"/> (1008 on a WebSocket) when the token it logged in with expires.</summary>
+    internal static async Task CloseAtAsync(PbConnection connection, DateTimeOffset expiry, TimeProvider time, CancellationToken stop)
+    {
+        try
+        {
+            await Pb.Internal.LongDelay.UntilAsync(expiry, time, stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        await connection.CloseAsync(new PbProtocolException("The token this connection logged in with has expired (CloseOnTokenExpiry).") { IsPolicyViolation = true }).ConfigureAwait(false);
     }
 
     /// <summary>An invalid token: a failed login like a wrong password (counted, delayed).</summary>
@@ -201,7 +237,7 @@ internal sealed class PortalRoot : Root
             {
                 // The error answer is written first (the close flushes what is queued); then the connection closes.
                 _ = Task.Delay(50).ContinueWith(static (_, c) => ((PbConnection)c!).CloseAsync(
-                    new PbProtocolException("Too many failed logins (PortalOptions.MaxFailedLoginsPerConnection).")), _connection, TaskScheduler.Default);
+                    new PbProtocolException("Too many failed logins (PortalOptions.MaxFailedLoginsPerConnection).") { IsPolicyViolation = true }), _connection, TaskScheduler.Default);
             }
             throw;
         }

@@ -114,7 +114,7 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            ((IBrokerTransport)this).Abort(new PbProtocolException($"The peer did not finish the banana handshake within {_options.HandshakeTimeout.TotalSeconds:0.###} s (BrokerOptions.HandshakeTimeout)."));
+            ((IBrokerTransport)this).Abort(new PbProtocolException($"The peer did not finish the banana handshake within {_options.HandshakeTimeout.TotalSeconds:0.###} s (BrokerOptions.HandshakeTimeout).") { IsPolicyViolation = true });
         }
         catch (Exception)
         {
@@ -311,7 +311,7 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
             {
                 // One message of any allowed size may always wait; more than the limit only when the peer is not reading.
                 _current.Truncate(mark);
-                var error = new PbProtocolException($"The peer is not reading: more than {_options.MaxOutgoingBufferSize} bytes wait to be sent (BrokerOptions.MaxOutgoingBufferSize).");
+                var error = new PbProtocolException($"The peer is not reading: more than {_options.MaxOutgoingBufferSize} bytes wait to be sent (BrokerOptions.MaxOutgoingBufferSize).") { IsPolicyViolation = true };
                 ((IBrokerTransport)this).Abort(error);
                 throw new ConnectionLostException(error.Message, error);
             }

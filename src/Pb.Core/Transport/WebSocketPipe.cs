@@ -246,8 +246,7 @@ internal sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposabl
         {
             null => (WebSocketCloseStatus.NormalClosure, "closed"),
             BananaException => (WebSocketCloseStatus.ProtocolError, "PB protocol error or limit exceeded"),
-            PbProtocolException p when p.Message.Contains("BrokerOptions.", StringComparison.Ordinal) || p.Message.Contains("Options.", StringComparison.Ordinal)
-                => (WebSocketCloseStatus.PolicyViolation, "a PB connection limit was exceeded"),
+            PbProtocolException { IsPolicyViolation: true } => (WebSocketCloseStatus.PolicyViolation, "a PB connection limit was exceeded"),
             PbProtocolException => (WebSocketCloseStatus.ProtocolError, "PB protocol error"),
             WebSocketException or IOException or ConnectionLostException => (WebSocketCloseStatus.NormalClosure, "closed"),
             _ => (WebSocketCloseStatus.InternalServerError, "internal error"),

@@ -1,0 +1,37 @@
+namespace Pb.Internal;
+
+/// <summary>
+/// Waits until a moment however far away: timers take at most about 49.7 days (uint.MaxValue - 1 ms), so a token
+/// that expires in a year would make <c>Task.Delay</c> or <c>CancelAfter</c> throw. Waits in steps of at most
+/// <see cref="MaxStep"/>, looking at the clock again after each.
+/// </summary>
+internal static class LongDelay
+{
+    internal static readonly TimeSpan MaxStep = TimeSpan.FromDays(24);
+
+    /// <summary>Completes at <paramref name="due"/> (at once when it has passed); cancelled by <paramref name="cancellationToken"/>.</summary>
+    internal static async Task UntilAsync(DateTimeOffset due, TimeProvider time, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            TimeSpan left = due - time.GetUtcNow();
+            if (left <= TimeSpan.Zero)
+            {
+                return;
+            }
+            await Task.Delay(left < MaxStep ? left : MaxStep, time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The <c>exp</c> claim (seconds since 1970, as JWTs carry it) of <paramref name="user"/>, or null.</summary>
+    internal static DateTimeOffset? ExpiryOf(System.Security.Claims.ClaimsPrincipal user)
+    {
+        if (user.FindFirst("exp")?.Value is not { } exp
+            || !long.TryParse(exp, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long seconds)
+            || seconds < DateTimeOffset.MinValue.ToUnixTimeSeconds() || seconds > DateTimeOffset.MaxValue.ToUnixTimeSeconds())
+        {
+            return null;
+        }
+        return DateTimeOffset.FromUnixTimeSeconds(seconds);
+    }
+}
