@@ -22,10 +22,18 @@ public interface IPerspectiveBrokerBuilder
 /// <summary>Registration of Perspective Broker endpoints.</summary>
 public static class PerspectiveBrokerServiceCollectionExtensions
 {
-    /// <summary>Adds the services PB endpoints need; choose the root on the returned builder.</summary>
+    /// <summary>
+    /// Adds the services PB endpoints need; choose the root on the returned builder. It also wraps the app's
+    /// <see cref="Logging.ILoggerFactory"/> so that <c>access_token</c> query values (how browsers send a token on a
+    /// WebSocket) are written as <c>[Redacted]</c> in every log line, the host's request logs included.
+    /// </summary>
     public static IPerspectiveBrokerBuilder AddPerspectiveBroker(this IServiceCollection services, Action<PerspectiveBrokerOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
+        if (!services.Any(d => d.ServiceType == typeof(PerspectiveBrokerMarkerService)))
+        {
+            Pb.AspNetCore.Internal.AccessTokenRedactingLoggerFactory.Decorate(services);
+        }
         services.AddOptions<PerspectiveBrokerOptions>();
         if (configure is not null)
         {

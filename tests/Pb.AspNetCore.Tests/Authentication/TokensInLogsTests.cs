@@ -1,0 +1,138 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.WebSockets;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Pb.Cred;
+
+namespace Pb.AspNetCore.Tests;
+
+/// <summary>
+/// Every log line of the app, the host's request logs included, at Trace, captured while tokens travel on the
+/// WebSocket URL and in loginToken: no token (nor its signature) is written anywhere, in messages or in values.
+/// </summary>
+public sealed class TokensInLogsTests
+{
+    private static readonly SymmetricSecurityKey s_key = new(Enumerable.Range(0, 32).Select(i => (byte)(i + 100)).ToArray());
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private sealed record Entry(string Category, LogLevel Level, string Message, string Values);
+
+    private sealed class CapturingProvider : ILoggerProvider
+    {
+        public ConcurrentQueue<Entry> Entries { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(CapturingProvider provider, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                // What a structured provider (JSON console, OpenTelemetry) would write: the message and every value.
+                string values = state is IEnumerable<KeyValuePair<string, object?>> pairs
+                    ? string.Join(" ", pairs.Select(p => $"{p.Key}={p.Value}"))
+                    : string.Empty;
+                provider.Entries.Enqueue(new Entry(category, logLevel, formatter(state, exception) + " " + exception, values));
+            }
+        }
+    }
+
+    private sealed class User(string name) : Avatar
+    {
+        [Remote("whoami")] public string WhoAmI() => name;
+    }
+
+    private sealed class Realm : IRealm
+    {
+        public ValueTask<AvatarLogin> RequestAvatarAsync(string avatarId, object? mind, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(new AvatarLogin(new User(avatarId)));
+    }
+
+    private static string Token(string subject, SecurityKey key) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+    {
+        Issuer = "logs",
+        Audience = "logs",
+        Subject = new ClaimsIdentity([new Claim("sub", subject)]),
+        Expires = DateTime.UtcNow.AddMinutes(5),
+        SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.HmacSha256),
+    });
+
+    [Fact]
+    public async Task No_token_reaches_any_log_line()
+    {
+        var capture = new CapturingProvider();
+        ListenOptions? pb = null;
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders().AddProvider(capture).SetMinimumLevel(LogLevel.Trace);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, 0);
+            k.Listen(IPAddress.Loopback, 0, l => pb = l.UsePerspectiveBroker());
+        });
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
+        {
+            o.TokenValidationParameters = new TokenValidationParameters { ValidIssuer = "logs", ValidAudience = "logs", IssuerSigningKey = s_key };
+            o.Events = new JwtBearerEvents { OnMessageReceived = PerspectiveBrokerJwt.ReadAccessTokenFromQuery };
+        });
+        builder.Services.AddAuthorization();
+        builder.Services.AddPerspectiveBroker()
+            .UsePortal(_ => new Portal(new Realm(), new ClaimsIdentityChecker()))
+            .AddJwtTokenLogin();
+        string good = Token("alice", s_key), bad = Token("mallory", new SymmetricSecurityKey(new byte[32]));
+        await using (WebApplication app = builder.Build())
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+            app.MapPerspectiveBroker("/pb").RequireAuthorization();
+            await app.StartAsync(Ct);
+            int tcpPort = pb!.IPEndPoint!.Port;
+            var http = new Uri(app.Urls.First(u => !u.EndsWith($":{tcpPort}", StringComparison.Ordinal)));
+            Uri WithToken(string token) => new($"ws://{http.Host}:{http.Port}/pb?access_token={Uri.EscapeDataString(token)}");
+
+            await using (PbClient ws = await PbClient.ConnectWebSocketAsync(WithToken(good), cancellationToken: Ct))
+            {
+                using RemoteReference avatar = await (await ws.GetRootObjectAsync(Ct)).LoginAuthenticatedAsync(cancellationToken: Ct);
+                Assert.Equal("alice", await avatar.CallRemoteAsync<string>("whoami"));
+            }
+            await Assert.ThrowsAsync<WebSocketException>(() => PbClient.ConnectWebSocketAsync(WithToken(bad), cancellationToken: Ct));
+            await using (PbClient tcp = await PbClient.ConnectAsync("127.0.0.1", tcpPort, cancellationToken: Ct))
+            {
+                RemoteReference root = await tcp.GetRootObjectAsync(Ct);
+                await Assert.ThrowsAsync<RemoteException>(() => root.LoginTokenAsync(bad, cancellationToken: Ct));
+                using RemoteReference avatar = await root.LoginTokenAsync(good, cancellationToken: Ct);
+                Assert.Equal("alice", await avatar.CallRemoteAsync<string>("whoami"));
+            }
+            await app.StopAsync(Ct);
+        }
+
+        Entry[] entries = [.. capture.Entries];
+        // The host did log the requests (so this test sees what a console would), with the value redacted.
+        Assert.Contains(entries, e => e.Message.Contains("Request starting", StringComparison.Ordinal)
+            && e.Message.Contains("access_token=[Redacted]", StringComparison.Ordinal)
+            && e.Values.Contains("access_token=[Redacted]", StringComparison.Ordinal));
+        foreach (string token in new[] { good, bad })
+        {
+            string signature = token[(token.LastIndexOf('.') + 1)..];
+            foreach (Entry entry in entries)
+            {
+                Assert.False(entry.Message.Contains(signature, StringComparison.Ordinal) || entry.Values.Contains(signature, StringComparison.Ordinal),
+                    $"A token reached the log: [{entry.Category}] {entry.Message}");
+            }
+        }
+    }
+}
