@@ -12,8 +12,8 @@ public static class PerspectiveBrokerJwt
 {
     /// <summary>
     /// For <see cref="JwtBearerEvents.OnMessageReceived"/>: browsers cannot set headers on a WebSocket request, so on a
-    /// WebSocket upgrade the token is read from the <c>access_token</c> query parameter (as SignalR does). Keep query
-    /// strings out of request logs when you use it.
+    /// WebSocket upgrade the token is read from the <c>access_token</c> query parameter (as SignalR does).
+    /// <c>AddPerspectiveBroker</c> redacts <c>access_token</c> values in every log line; proxies' access logs are yours to keep clean.
     /// </summary>
     public static Task ReadAccessTokenFromQuery(MessageReceivedContext context)
     {
