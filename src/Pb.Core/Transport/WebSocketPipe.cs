@@ -156,7 +156,7 @@ internal sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposabl
                     {
                         await SendTranscodedAsync(buffer).ConfigureAwait(false);
                     }
-                    else
+                    else if (!buffer.IsEmpty) // (the read that reports completion is empty: no empty frame before the close)
                     {
                         // One WebSocket frame per batch the connection flushed.
                         await _socket.SendAsync(Contiguous(buffer), WebSocketMessageType.Binary, true, _stopping.Token).ConfigureAwait(false);
