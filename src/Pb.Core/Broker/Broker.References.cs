@@ -274,13 +274,23 @@ internal sealed partial class Broker
         }
         if (released is not null)
         {
-            _transport.Send(id, static (ref BananaWriter w, long cacheId) =>
-            {
-                w.WriteListHeader(2);
-                w.WriteBytes("uncache"u8);
-                w.WriteInt(cacheId);
-            });
+            // As Twisted does: the Cacheable hears first, then the peer gets uncache. A peer that sends decache and
+            // leaves at once must not keep the observer (the uncache cannot be sent any more, and the connection's
+            // own cleanup no longer lists this cache).
             StopObserving(released);
+            try
+            {
+                _transport.Send(id, static (ref BananaWriter w, long cacheId) =>
+                {
+                    w.WriteListHeader(2);
+                    w.WriteBytes("uncache"u8);
+                    w.WriteInt(cacheId);
+                });
+            }
+            catch (Exception e) when (e is ConnectionLostException or ObjectDisposedException)
+            {
+                // The connection closed meanwhile: nobody to tell.
+            }
         }
     }
 
