@@ -64,7 +64,7 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
     /// </summary>
     private static DateTimeOffset? IdentityExpiry(HttpContext context)
     {
-        DateTimeOffset? claim = Pb.Internal.LongDelay.ExpiryOf(context.User);
+        DateTimeOffset? claim = TokenExpiry.Of(context.User);
         DateTimeOffset? ticket = context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Properties?.ExpiresUtc;
         return claim is null ? ticket : ticket is null ? claim : (claim < ticket ? claim : ticket);
     }

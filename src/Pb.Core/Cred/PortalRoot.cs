@@ -171,7 +171,7 @@ internal sealed class PortalRoot : Root
             ?? throw new UnhandledCredentialsException("This server does not accept token logins.");
         System.Security.Claims.ClaimsPrincipal? user = await validator(token, _connection.Broker.Disconnected).ConfigureAwait(false);
         Referenceable avatar = await LogInAsync(user is null ? new FailedCredentials() : new ClaimsCredentials(user), mind).ConfigureAwait(false);
-        if (_options.CloseOnTokenExpiry && user is not null && Pb.Internal.LongDelay.ExpiryOf(user) is { } expiry)
+        if (_options.CloseOnTokenExpiry && user is not null && TokenExpiry.Of(user) is { } expiry)
         {
             _ = CloseAtAsync(_connection, expiry, _options.TimeProvider, _connection.Broker.Disconnected);
         }

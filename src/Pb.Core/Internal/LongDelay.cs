@@ -22,16 +22,4 @@ internal static class LongDelay
             await Task.Delay(left < MaxStep ? left : MaxStep, time, cancellationToken).ConfigureAwait(false);
         }
     }
-
-    /// <summary>The <c>exp</c> claim (seconds since 1970, as JWTs carry it) of <paramref name="user"/>, or null.</summary>
-    internal static DateTimeOffset? ExpiryOf(System.Security.Claims.ClaimsPrincipal user)
-    {
-        if (user.FindFirst("exp")?.Value is not { } exp
-            || !long.TryParse(exp, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long seconds)
-            || seconds < DateTimeOffset.MinValue.ToUnixTimeSeconds() || seconds > DateTimeOffset.MaxValue.ToUnixTimeSeconds())
-        {
-            return null;
-        }
-        return DateTimeOffset.FromUnixTimeSeconds(seconds);
-    }
 }

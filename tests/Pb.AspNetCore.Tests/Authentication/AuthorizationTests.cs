@@ -1,8 +1,6 @@
-using System.Net;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -40,23 +38,23 @@ public sealed class AuthorizationTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
+        Uri http;
+        (_app, http) = await KestrelTestApp.StartAsync(services =>
         {
-            o.TokenValidationParameters = new TokenValidationParameters { ValidIssuer = "authz", ValidAudience = "authz", IssuerSigningKey = s_key };
-            o.Events = new JwtBearerEvents { OnMessageReceived = PerspectiveBrokerJwt.ReadAccessTokenFromQuery };
-        });
-        builder.Services.AddAuthorization();
-        builder.Services.AddPerspectiveBroker().UsePortal(_ => new Portal(new Realm(), new ClaimsIdentityChecker()));
-        _app = builder.Build();
-        _app.UseAuthentication();
-        _app.UseAuthorization();
-        _app.MapPerspectiveBroker("/pb").RequireAuthorization();
-        await _app.StartAsync(Ct);
-        var http = new Uri(_app.Urls.First());
-        _webSocket = new Uri($"ws://{http.Host}:{http.Port}/pb");
+            services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
+            {
+                o.TokenValidationParameters = new TokenValidationParameters { ValidIssuer = "authz", ValidAudience = "authz", IssuerSigningKey = s_key };
+                o.Events = new JwtBearerEvents { OnMessageReceived = PerspectiveBrokerJwt.ReadAccessTokenFromQuery };
+            });
+            services.AddAuthorization();
+            services.AddPerspectiveBroker().UsePortal(_ => new Portal(new Realm(), new ClaimsIdentityChecker()));
+        }, app =>
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+            app.MapPerspectiveBroker("/pb").RequireAuthorization();
+        }, Ct);
+        _webSocket = KestrelTestApp.Ws(http);
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();

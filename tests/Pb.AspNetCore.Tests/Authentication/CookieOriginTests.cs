@@ -1,10 +1,8 @@
-using System.Net;
 using System.Net.WebSockets;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -36,29 +34,28 @@ public sealed class CookieOriginTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(o => o.Events.OnRedirectToLogin = context =>
+        (_app, _http) = await KestrelTestApp.StartAsync(services =>
         {
-            context.Response.StatusCode = StatusCodes.Status401Unauthorized; // an API's answer, not a login page
-            return Task.CompletedTask;
-        });
-        builder.Services.AddAuthorization();
-        builder.Services.AddPerspectiveBroker(o => o.AllowedOrigins.Add("https://partner.example.com"))
-            .UsePortal(_ => new Portal(new Realm(), new ClaimsIdentityChecker()));
-        _app = builder.Build();
-        _app.UseAuthentication();
-        _app.UseAuthorization();
-        _app.MapPost("/signin/{user}", async (string user, HttpContext context) =>
+            services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(o => o.Events.OnRedirectToLogin = context =>
+            {
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized; // an API's answer, not a login page
+                return Task.CompletedTask;
+            });
+            services.AddAuthorization();
+            services.AddPerspectiveBroker(o => o.AllowedOrigins.Add("https://partner.example.com"))
+                .UsePortal(_ => new Portal(new Realm(), new ClaimsIdentityChecker()));
+        }, app =>
         {
-            var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user), new Claim("sub", user)], CookieAuthenticationDefaults.AuthenticationScheme);
-            await context.SignInAsync(new ClaimsPrincipal(identity));
-            return Results.Ok();
-        });
-        _app.MapPerspectiveBroker("/pb").RequireAuthorization();
-        await _app.StartAsync(Ct);
-        _http = new Uri(_app.Urls.First());
+            app.UseAuthentication();
+            app.UseAuthorization();
+            app.MapPost("/signin/{user}", async (string user, HttpContext context) =>
+            {
+                var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user), new Claim("sub", user)], CookieAuthenticationDefaults.AuthenticationScheme);
+                await context.SignInAsync(new ClaimsPrincipal(identity));
+                return Results.Ok();
+            });
+            app.MapPerspectiveBroker("/pb").RequireAuthorization();
+        }, Ct);
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();

@@ -1,10 +1,7 @@
-using System.Net;
 using System.Net.WebSockets;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -38,37 +35,31 @@ public sealed class JwtLoginTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        ListenOptions? pb = null;
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k =>
+        Uri http;
+        (_app, http, _tcpPort) = await KestrelTestApp.StartWithTcpAsync(builder =>
         {
-            k.Listen(IPAddress.Loopback, 0);
-            k.Listen(IPAddress.Loopback, 0, l => pb = l.UsePerspectiveBroker());
-        });
-        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
-        {
-            o.TokenValidationParameters = new TokenValidationParameters
+            builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
             {
-                ValidIssuer = Issuer,
-                ValidAudience = Audience,
-                IssuerSigningKey = s_key,
-                ClockSkew = TimeSpan.Zero,
-            };
-            o.Events = new JwtBearerEvents { OnMessageReceived = PerspectiveBrokerJwt.ReadAccessTokenFromQuery };
-        });
-        builder.Services.AddAuthorization();
-        builder.Services.AddPerspectiveBroker(o => o.CloseOnTokenExpiry = true)
-            .UsePortal(_ => new Portal(new Realm(), new ClaimsIdentityChecker()))
-            .AddJwtTokenLogin();
-        _app = builder.Build();
-        _app.UseAuthentication();
-        _app.UseAuthorization();
-        _app.MapPerspectiveBroker("/pb").RequireAuthorization();
-        await _app.StartAsync(Ct);
-        _tcpPort = pb!.IPEndPoint!.Port;
-        var http = new Uri(_app.Urls.First(u => !u.EndsWith($":{_tcpPort}", StringComparison.Ordinal)));
-        _webSocket = new Uri($"ws://{http.Host}:{http.Port}/pb");
+                o.TokenValidationParameters = new TokenValidationParameters
+                {
+                    ValidIssuer = Issuer,
+                    ValidAudience = Audience,
+                    IssuerSigningKey = s_key,
+                    ClockSkew = TimeSpan.Zero,
+                };
+                o.Events = new JwtBearerEvents { OnMessageReceived = PerspectiveBrokerJwt.ReadAccessTokenFromQuery };
+            });
+            builder.Services.AddAuthorization();
+            builder.Services.AddPerspectiveBroker(o => o.CloseOnTokenExpiry = true)
+                .UsePortal(_ => new Portal(new Realm(), new ClaimsIdentityChecker()))
+                .AddJwtTokenLogin();
+        }, app =>
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+            app.MapPerspectiveBroker("/pb").RequireAuthorization();
+        }, Ct);
+        _webSocket = KestrelTestApp.Ws(http);
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();

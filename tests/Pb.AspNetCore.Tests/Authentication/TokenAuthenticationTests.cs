@@ -1,11 +1,8 @@
-using System.Net;
 using System.Net.WebSockets;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -63,55 +60,49 @@ public sealed class TokenAuthenticationTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        ListenOptions? pb = null;
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k =>
+        Uri http;
+        (_app, http, _tcpPort) = await KestrelTestApp.StartWithTcpAsync(builder =>
         {
-            k.Listen(IPAddress.Loopback, 0);
-            k.Listen(IPAddress.Loopback, 0, l => pb = l.UsePerspectiveBroker());
-        });
-        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
-        {
-            o.TokenValidationParameters = new TokenValidationParameters
+            builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
             {
-                ValidIssuer = Issuer,
-                ValidAudience = Audience,
-                IssuerSigningKey = s_key,
-                ClockSkew = TimeSpan.Zero,
-            };
-            o.Events = new JwtBearerEvents
-            {
-                OnMessageReceived = PerspectiveBrokerJwt.ReadAccessTokenFromQuery,
-                OnTokenValidated = context =>
+                o.TokenValidationParameters = new TokenValidationParameters
                 {
-                    Interlocked.Increment(ref _tokensValidated);
-                    // Where apps revoke: a deny list, a security stamp, a session store.
-                    if (context.Principal?.FindFirst("jti")?.Value == "revoked")
+                    ValidIssuer = Issuer,
+                    ValidAudience = Audience,
+                    IssuerSigningKey = s_key,
+                    ClockSkew = TimeSpan.Zero,
+                };
+                o.Events = new JwtBearerEvents
+                {
+                    OnMessageReceived = PerspectiveBrokerJwt.ReadAccessTokenFromQuery,
+                    OnTokenValidated = context =>
                     {
-                        context.Fail("This token was revoked.");
-                    }
-                    return Task.CompletedTask;
-                },
-            };
-        });
-        builder.Services.AddSingleton<IClaimsTransformation, AvatarClaim>();
-        builder.Services.AddAuthorization();
-        builder.Services.AddPerspectiveBroker(o =>
-            {
-                o.CloseOnTokenExpiry = true;
-                o.Portal.TimeProvider = _time;
-            })
-            .UsePortal(_ => new Portal(new Realm(), new ClaimsIdentityChecker("pb_avatar")))
-            .AddJwtTokenLogin();
-        _app = builder.Build();
-        _app.UseAuthentication();
-        _app.UseAuthorization();
-        _app.MapPerspectiveBroker("/pb").RequireAuthorization();
-        await _app.StartAsync(Ct);
-        _tcpPort = pb!.IPEndPoint!.Port;
-        var http = new Uri(_app.Urls.First(u => !u.EndsWith($":{_tcpPort}", StringComparison.Ordinal)));
-        _webSocket = new Uri($"ws://{http.Host}:{http.Port}/pb");
+                        Interlocked.Increment(ref _tokensValidated);
+                        // Where apps revoke: a deny list, a security stamp, a session store.
+                        if (context.Principal?.FindFirst("jti")?.Value == "revoked")
+                        {
+                            context.Fail("This token was revoked.");
+                        }
+                        return Task.CompletedTask;
+                    },
+                };
+            });
+            builder.Services.AddSingleton<IClaimsTransformation, AvatarClaim>();
+            builder.Services.AddAuthorization();
+            builder.Services.AddPerspectiveBroker(o =>
+                {
+                    o.CloseOnTokenExpiry = true;
+                    o.Portal.TimeProvider = _time;
+                })
+                .UsePortal(_ => new Portal(new Realm(), new ClaimsIdentityChecker("pb_avatar")))
+                .AddJwtTokenLogin();
+        }, app =>
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+            app.MapPerspectiveBroker("/pb").RequireAuthorization();
+        }, Ct);
+        _webSocket = KestrelTestApp.Ws(http);
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();

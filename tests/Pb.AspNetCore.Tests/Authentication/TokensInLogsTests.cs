@@ -1,11 +1,8 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.WebSockets;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -76,32 +73,27 @@ public sealed class TokensInLogsTests
     public async Task No_token_reaches_any_log_line()
     {
         var capture = new CapturingProvider();
-        ListenOptions? pb = null;
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders().AddProvider(capture).SetMinimumLevel(LogLevel.Trace);
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            k.Listen(IPAddress.Loopback, 0);
-            k.Listen(IPAddress.Loopback, 0, l => pb = l.UsePerspectiveBroker());
-        });
-        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
-        {
-            o.TokenValidationParameters = new TokenValidationParameters { ValidIssuer = "logs", ValidAudience = "logs", IssuerSigningKey = s_key };
-            o.Events = new JwtBearerEvents { OnMessageReceived = PerspectiveBrokerJwt.ReadAccessTokenFromQuery };
-        });
-        builder.Services.AddAuthorization();
-        builder.Services.AddPerspectiveBroker()
-            .UsePortal(_ => new Portal(new Realm(), new ClaimsIdentityChecker()))
-            .AddJwtTokenLogin();
         string good = Token("alice", s_key), bad = Token("mallory", new SymmetricSecurityKey(new byte[32]));
-        await using (WebApplication app = builder.Build())
+        (WebApplication started, Uri http, int tcpPort) = await KestrelTestApp.StartWithTcpAsync(builder =>
+        {
+            builder.Logging.AddProvider(capture).SetMinimumLevel(LogLevel.Trace);
+            builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
+            {
+                o.TokenValidationParameters = new TokenValidationParameters { ValidIssuer = "logs", ValidAudience = "logs", IssuerSigningKey = s_key };
+                o.Events = new JwtBearerEvents { OnMessageReceived = PerspectiveBrokerJwt.ReadAccessTokenFromQuery };
+            });
+            builder.Services.AddAuthorization();
+            builder.Services.AddPerspectiveBroker()
+                .UsePortal(_ => new Portal(new Realm(), new ClaimsIdentityChecker()))
+                .AddJwtTokenLogin();
+        }, app =>
         {
             app.UseAuthentication();
             app.UseAuthorization();
             app.MapPerspectiveBroker("/pb").RequireAuthorization();
-            await app.StartAsync(Ct);
-            int tcpPort = pb!.IPEndPoint!.Port;
-            var http = new Uri(app.Urls.First(u => !u.EndsWith($":{tcpPort}", StringComparison.Ordinal)));
+        }, Ct);
+        await using (WebApplication app = started)
+        {
             Uri WithToken(string token) => new($"ws://{http.Host}:{http.Port}/pb?access_token={Uri.EscapeDataString(token)}");
 
             await using (PbClient ws = await PbClient.ConnectWebSocketAsync(WithToken(good), cancellationToken: Ct))

@@ -1,9 +1,6 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Pb.Cred;
@@ -124,26 +121,20 @@ public sealed class HostilePeerTableTests(ITestOutputHelper output) : IAsyncLife
 
     public async ValueTask InitializeAsync()
     {
-        ListenOptions? pb = null;
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k =>
+        Uri http;
+        (_app, http, _tcpPort) = await KestrelTestApp.StartWithTcpAsync(builder =>
         {
-            k.Listen(IPAddress.Loopback, 0);
-            k.Listen(IPAddress.Loopback, 0, l => pb = l.UsePerspectiveBroker());
-        });
-        builder.Services.AddPerspectiveBroker(o =>
-            {
-                o.Broker.HandshakeTimeout = TimeSpan.FromSeconds(2);
-                o.Portal.LoginTimeout = TimeSpan.FromSeconds(3);
-            })
-            .UsePortal(_ => new Portal(_realm, new InMemoryPasswordChecker([new("good", "pw")]), new AllowAnonymousAccess()));
-        _app = builder.Build();
-        _app.MapPerspectiveBroker("/pb");
-        await _app.StartAsync(Ct);
-        _tcpPort = pb!.IPEndPoint!.Port;
-        var http = new Uri(_app.Urls.First(u => !u.EndsWith($":{_tcpPort}", StringComparison.Ordinal)));
-        _webSocket = new Uri($"ws://{http.Host}:{http.Port}/pb");
+            builder.Services.AddPerspectiveBroker(o =>
+                {
+                    o.Broker.HandshakeTimeout = TimeSpan.FromSeconds(2);
+                    o.Portal.LoginTimeout = TimeSpan.FromSeconds(3);
+                })
+                .UsePortal(_ => new Portal(_realm, new InMemoryPasswordChecker([new("good", "pw")]), new AllowAnonymousAccess()));
+        }, app =>
+        {
+            app.MapPerspectiveBroker("/pb");
+        }, Ct);
+        _webSocket = KestrelTestApp.Ws(http);
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
