@@ -3,17 +3,23 @@ using Microsoft.Extensions.Hosting;
 namespace Pb.AspNetCore;
 
 /// <summary>
-/// The open PB connections of the app (WebSocket and TCP), closed together when the app stops: their pending calls
-/// fail with a clear <see cref="ConnectionLostException"/> instead of hanging until the host gives up.
+/// The open PB connections of the app (WebSocket and TCP), behind <see cref="IPerspectiveBrokerContext"/>. They are
+/// closed together when the app stops: their pending calls fail with a clear <see cref="ConnectionLostException"/>
+/// instead of hanging until the host gives up.
 /// </summary>
-internal sealed class PbConnectionRegistry : IDisposable
+internal sealed class PbConnectionRegistry : IPerspectiveBrokerContext, IDisposable
 {
     private readonly HashSet<PbConnection> _connections = [];
     private readonly CancellationTokenRegistration _stopping;
     private bool _stopped;
 
-    public PbConnectionRegistry(IHostApplicationLifetime lifetime) =>
+    public PbConnectionRegistry(IHostApplicationLifetime lifetime, PbGroups groups)
+    {
+        Groups = groups;
         _stopping = lifetime.ApplicationStopping.Register(static r => ((PbConnectionRegistry)r!).CloseAll(), this);
+    }
+
+    public PbGroups Groups { get; }
 
     /// <summary>The open connections.</summary>
     public int Count
@@ -25,6 +31,56 @@ internal sealed class PbConnectionRegistry : IDisposable
                 return _connections.Count;
             }
         }
+    }
+
+    public IReadOnlyList<IPbConnection> Connections
+    {
+        get
+        {
+            lock (_connections)
+            {
+                return [.. _connections];
+            }
+        }
+    }
+
+    public IReadOnlyList<PbLogin> FindLogins(string avatarId)
+    {
+        ArgumentNullException.ThrowIfNull(avatarId);
+        var found = new List<PbLogin>();
+        foreach (IPbConnection connection in Connections)
+        {
+            foreach (PbLogin login in connection.Logins)
+            {
+                if (string.Equals(login.AvatarId, avatarId, StringComparison.Ordinal))
+                {
+                    found.Add(login);
+                }
+            }
+        }
+        return found;
+    }
+
+    public PbPushResult PushToUser(string avatarId, string method, params object?[] args)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(args);
+        int sent = 0, dropped = 0;
+        foreach (PbLogin login in FindLogins(avatarId))
+        {
+            if (login.Mind is RemoteReference mind)
+            {
+                if (PbGroups.TryPush(mind, method, args))
+                {
+                    sent++;
+                }
+                else
+                {
+                    dropped++;
+                }
+            }
+        }
+        return new PbPushResult(sent, dropped);
     }
 
     /// <summary>

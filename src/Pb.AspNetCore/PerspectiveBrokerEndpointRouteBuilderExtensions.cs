@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
@@ -141,38 +142,20 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
             await context.Response.WriteAsync($"Unsupported WebSocket sub-protocol: this endpoint speaks {SupportedSubProtocols(options)}.", context.RequestAborted).ConfigureAwait(false);
             return;
         }
-        Func<IServiceProvider, PbConnection, PerspectiveBrokerOptions, Referenceable> rootFactory = options.RootFactory
-            ?? throw new InvalidOperationException("No root object: call UseRoot(...) or UsePortal(...) on the builder AddPerspectiveBroker returned.");
-
+        if (options.RootFactory is null)
+        {
+            throw new InvalidOperationException("No root object: call UseRoot(...) or UsePortal(...) on the builder AddPerspectiveBroker returned.");
+        }
         WebSocket socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
             SubProtocol = subProtocol,
             KeepAliveInterval = options.KeepAliveInterval,
             KeepAliveTimeout = options.PeerTimeout,
         }).ConfigureAwait(false);
-        ILogger logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Pb.AspNetCore.PerspectiveBroker");
         var pipe = new WebSocketPipe(socket, transcoder, options.Broker.BananaLimits);
-        IServiceProvider services = context.RequestServices;
-        var connection = new PbConnection(pipe, isServer: true, options.Broker, c => rootFactory(services, c, options), logger, pipe)
-        {
-            // The upgrade request's user (JWT, cookie, any scheme): the portal's loginAuthenticated logs it in.
-            User = context.User,
-        };
-        if (!context.RequestServices.GetRequiredService<PbConnectionRegistry>().TryAdd(connection))
-        {
-            await pipe.DisposeAsync().ConfigureAwait(false);
-            return; // the app is stopping
-        }
-        connection.Start();
-        using var stop = new CancellationTokenSource();
-        if (options.CloseOnTokenExpiry && context.User.Identity?.IsAuthenticated == true && IdentityExpiry(context) is { } expiry)
-        {
-            _ = PortalRoot.CloseAtAsync(connection, expiry, options.Portal.TimeProvider, stop.Token);
-        }
-        using (context.RequestAborted.Register(static c => _ = ((PbConnection)c!).DisposeAsync().AsTask(), connection))
-        {
-            await connection.Completion.ConfigureAwait(false);
-        }
-        await stop.CancelAsync().ConfigureAwait(false);
+        EndPoint? remote = context.Connection.RemoteIpAddress is { } address ? new IPEndPoint(address, context.Connection.RemotePort) : null;
+        await context.RequestServices.GetRequiredService<PbConnectionHandler>().RunAsync(new PbConnectionStart(
+            pipe, pipe, options, context.RequestServices, context.User, IdentityExpiry(context),
+            context.Connection.Id, "websocket", remote, context.RequestAborted)).ConfigureAwait(false);
     }
 }

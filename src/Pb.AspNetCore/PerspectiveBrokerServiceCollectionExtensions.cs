@@ -40,7 +40,12 @@ public static class PerspectiveBrokerServiceCollectionExtensions
             services.Configure(configure);
         }
         services.TryAddSingleton<PerspectiveBrokerMarkerService>();
+        services.TryAddSingleton<PbGroups>();
         services.TryAddSingleton<PbConnectionRegistry>();
+        services.TryAddSingleton<IPerspectiveBrokerContext>(static sp => sp.GetRequiredService<PbConnectionRegistry>());
+        services.TryAddSingleton<PbConnectionHandler>();
+        services.TryAddSingleton<PbAuthorizationFilter>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<PerspectiveBrokerOptions>, AuthorizationFilterSetup>());
         return new Builder(services);
     }
 
@@ -60,6 +65,41 @@ public static class PerspectiveBrokerServiceCollectionExtensions
             }
         });
         return builder;
+    }
+
+    /// <summary>
+    /// Adds a filter that runs around every call peers make (SignalR's <c>AddFilter</c>): <typeparamref name="TFilter"/> is
+    /// made once from the app's services (a singleton; reach scoped services through <see cref="PbCallContext.Services"/>).
+    /// Filters run in the order added, after the authorization of <c>[Authorize]</c>.
+    /// </summary>
+    public static IPerspectiveBrokerBuilder AddFilter<TFilter>(this IPerspectiveBrokerBuilder builder)
+        where TFilter : class, IPbCallFilter
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton<TFilter>();
+        builder.Services.AddOptions<PerspectiveBrokerOptions>().Configure<TFilter>(static (o, filter) => o.Broker.CallFilters.Add(filter));
+        return builder;
+    }
+
+    /// <summary>Adds <paramref name="filter"/> around every call peers make (see <see cref="AddFilter{TFilter}(IPerspectiveBrokerBuilder)"/>).</summary>
+    public static IPerspectiveBrokerBuilder AddFilter(this IPerspectiveBrokerBuilder builder, IPbCallFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(filter);
+        builder.Services.Configure<PerspectiveBrokerOptions>(o => o.Broker.CallFilters.Add(filter));
+        return builder;
+    }
+
+    /// <summary>Puts the <c>[Authorize]</c> filter first, outside the app's own filters.</summary>
+    private sealed class AuthorizationFilterSetup(PbAuthorizationFilter filter) : IPostConfigureOptions<PerspectiveBrokerOptions>
+    {
+        public void PostConfigure(string? name, PerspectiveBrokerOptions options)
+        {
+            if (!options.Broker.CallFilters.Contains(filter))
+            {
+                options.Broker.CallFilters.Insert(0, filter);
+            }
+        }
     }
 
     private sealed class Builder(IServiceCollection services) : IPerspectiveBrokerBuilder

@@ -195,7 +195,11 @@ internal sealed partial class Broker
         long started = PbTelemetry.CallDuration.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         try
         {
-            result = method.InvokeAsync(target, method.Bind(args, kwargs, _disconnected.Token, perspective));
+            object?[] arguments = method.Bind(args, kwargs, _disconnected.Token, perspective);
+            IPbCallFilter[] filters = method.FiltersFrom(_filters);
+            result = filters.Length == 0 && !method.NeedsContext
+                ? method.InvokeAsync(target, arguments)
+                : InvokeInContextAsync(new PbCallContext(_transport.Connection, method, target, perspective, arguments, !answer, _userFor, _transport.CallServices, _disconnected.Token), filters);
         }
         catch (Exception e)
         {
@@ -222,6 +226,53 @@ internal sealed partial class Broker
         }
         _ = CompleteLaterAsync(requestId, answer, result, method.Name, perspective, activity, started);
     }
+
+    /// <summary>A call with filters or a context: services bound from the call's scope, the filters, then the method.</summary>
+    private static ValueTask<object?> InvokeInContextAsync(PbCallContext context, IPbCallFilter[] filters)
+    {
+        ValueTask<object?> run;
+        try
+        {
+            context.RemoteMethod.BindContext(context.ArgumentValues, context);
+            run = filters.Length == 0 ? InvokeMethod(context) : RunFilter(context, filters, 0);
+        }
+        catch
+        {
+            _ = context.DisposeAsync().AsTask();
+            throw;
+        }
+        if (run.IsCompletedSuccessfully)
+        {
+            ValueTask disposed = context.DisposeAsync();
+            return disposed.IsCompletedSuccessfully ? run : AwaitDisposeAsync(run.Result, disposed);
+        }
+        return AwaitAsync(run, context);
+
+        static async ValueTask<object?> AwaitDisposeAsync(object? result, ValueTask disposed)
+        {
+            await disposed.ConfigureAwait(false);
+            return result;
+        }
+
+        static async ValueTask<object?> AwaitAsync(ValueTask<object?> run, PbCallContext context)
+        {
+            try
+            {
+                return await run.ConfigureAwait(false);
+            }
+            finally
+            {
+                await context.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static ValueTask<object?> InvokeMethod(PbCallContext context) => context.RemoteMethod.InvokeAsync(context.Target, context.ArgumentValues);
+
+    private static ValueTask<object?> RunFilter(PbCallContext context, IPbCallFilter[] filters, int index) =>
+        index == filters.Length
+            ? InvokeMethod(context)
+            : filters[index].InvokeAsync(context, c => RunFilter(c, filters, index + 1));
 
     private async Task CompleteLaterAsync(long requestId, bool answer, ValueTask<object?> result, string method, object? perspective, System.Diagnostics.Activity? activity, long started)
     {

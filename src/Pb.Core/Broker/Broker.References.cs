@@ -199,6 +199,7 @@ internal sealed partial class Broker
             _caches.Add(form.Id, new OwnedCache(pending.Cacheable, pending.Observer));
             _cacheIds.Add(pending.Cacheable, form.Id);
             message.Exports.Add((form.Id, ExportKind.NewCache));
+            message.Created.Add(pending.Observer);
         }
         return form;
     }
@@ -308,6 +309,7 @@ internal sealed partial class Broker
 
     private void StopObserving(OwnedCache cache)
     {
+        cache.Observer.Stop();
         try
         {
             cache.Cacheable.StoppedObserving(cache.Observer.Perspective, cache.Observer);
@@ -334,12 +336,92 @@ internal sealed partial class Broker
         public int RefCount { get; set; } = 1;
     }
 
-    private sealed class CacheObserver(Broker broker, long id, object? perspective) : IRemoteCacheObserver
+    /// <summary>
+    /// One peer's view of a Cacheable. Calls made before the message that creates the peer's copy is written (the
+    /// Cacheable may broadcast between handing out its state and that write) wait in order and go right after it, so
+    /// the peer never hears of a cache it does not have yet and misses no change made after its state was taken.
+    /// </summary>
+    internal sealed class CacheObserver(Broker broker, long id, object? perspective) : IRemoteCacheObserver
     {
+        private List<(string Method, object?[] Args, TaskCompletionSource<object?>? Answer)>? _waiting = [];
+        private bool _stopped;
+
         public object? Perspective { get; } = perspective;
 
-        public Task<object?> CallRemoteAsync(string method, params object?[] args) => broker.CallCacheAsync(id, Perspective, method, args, answerRequired: true);
+        /// <summary>Cancelled when the observer's connection closes.</summary>
+        public CancellationToken Disconnected => broker.Disconnected;
 
-        public void CallRemoteOneWay(string method, params object?[] args) => _ = broker.CallCacheAsync(id, Perspective, method, args, answerRequired: false);
+        public Task<object?> CallRemoteAsync(string method, params object?[] args)
+        {
+            lock (this)
+            {
+                if (_waiting is not null && !_stopped)
+                {
+                    var answer = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _waiting.Add((method, args, answer));
+                    return answer.Task;
+                }
+            }
+            return broker.CallCacheAsync(id, Perspective, method, args, answerRequired: true);
+        }
+
+        public void CallRemoteOneWay(string method, params object?[] args)
+        {
+            lock (this)
+            {
+                if (_waiting is not null && !_stopped)
+                {
+                    _waiting.Add((method, args, null));
+                    return;
+                }
+            }
+            _ = broker.CallCacheAsync(id, Perspective, method, args, answerRequired: false);
+        }
+
+        /// <summary>The peer's copy exists now: sends what waited, in order, before any later call.</summary>
+        public void Activate()
+        {
+            lock (this)
+            {
+                List<(string Method, object?[] Args, TaskCompletionSource<object?>? Answer)>? waiting = _waiting;
+                _waiting = null;
+                if (waiting is null || _stopped)
+                {
+                    return;
+                }
+                foreach ((string method, object?[] args, TaskCompletionSource<object?>? answer) in waiting)
+                {
+                    try
+                    {
+                        Task<object?> sent = broker.CallCacheAsync(id, Perspective, method, args, answerRequired: answer is not null);
+                        if (answer is not null)
+                        {
+                            _ = sent.ContinueWith(static (t, a) => ((TaskCompletionSource<object?>)a!).TrySetFromTask(t), answer,
+                                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                        }
+                    }
+                    catch (Exception e) when (e is InvalidOperationException or DeadReferenceException or ConnectionLostException or ObjectDisposedException or PbException or JellyException or BananaException)
+                    {
+                        answer?.TrySetException(e);
+                    }
+                }
+            }
+        }
+
+        /// <summary>The copy was never made (or is gone): what waited fails, later calls fail at once.</summary>
+        public void Stop()
+        {
+            List<(string Method, object?[] Args, TaskCompletionSource<object?>? Answer)>? waiting;
+            lock (this)
+            {
+                _stopped = true;
+                waiting = _waiting;
+                _waiting = null;
+            }
+            foreach ((_, _, TaskCompletionSource<object?>? answer) in waiting ?? [])
+            {
+                answer?.TrySetException(new InvalidOperationException("The peer no longer observes this cache."));
+            }
+        }
     }
 }

@@ -22,6 +22,15 @@ internal interface IBrokerTransport
 
     /// <summary>Closes the connection because of <paramref name="reason"/>.</summary>
     void Abort(Exception reason);
+
+    /// <summary>Closes the connection gracefully (what is queued is sent first) because of <paramref name="reason"/>.</summary>
+    Task CloseAsync(Exception reason);
+
+    /// <summary>The connection as the application sees it (for call contexts and logins).</summary>
+    IPbConnection Connection { get; }
+
+    /// <summary>Makes the DI scope of each call, or null without a host's services.</summary>
+    Microsoft.Extensions.DependencyInjection.IServiceScopeFactory? CallServices { get; }
 }
 
 /// <summary>
@@ -57,6 +66,58 @@ internal sealed partial class Broker : IUnjellyContext, ICacheHolder
     private int _referenceLimitViolations;
     private int _runningInvocations;
     private bool _closed;
+    private readonly IPbCallFilter[] _filters;
+    private readonly Func<object?, System.Security.Claims.ClaimsPrincipal> _userFor;
+    private PbLogin[] _logins = [];
+    private static readonly System.Security.Claims.ClaimsPrincipal s_nobody = new(new System.Security.Claims.ClaimsIdentity());
+
+    /// <summary>The connection as the application sees it.</summary>
+    public IPbConnection Connection => _transport.Connection;
+
+    /// <summary>Closes the connection gracefully because of <paramref name="reason"/> (a policy close, for instance).</summary>
+    public Task CloseAsync(Exception reason) => _transport.CloseAsync(reason);
+
+    /// <summary>The logins on this connection now, oldest first.</summary>
+    public IReadOnlyList<PbLogin> Logins => Volatile.Read(ref _logins);
+
+    /// <summary>A login handed out an avatar (a portal calls it).</summary>
+    public void AddLogin(PbLogin login)
+    {
+        lock (_gate)
+        {
+            _logins = [.. _logins, login];
+        }
+    }
+
+    /// <summary>A login's session ended (logout).</summary>
+    public void RemoveLogin(PbLogin login)
+    {
+        lock (_gate)
+        {
+            int index = Array.IndexOf(_logins, login);
+            if (index >= 0)
+            {
+                _logins = [.. _logins.AsSpan(0, index), .. _logins.AsSpan(index + 1)];
+            }
+        }
+    }
+
+    /// <summary>The caller of a call made for <paramref name="perspective"/> (see <see cref="PbCallContext.User"/>).</summary>
+    private System.Security.Claims.ClaimsPrincipal UserFor(object? perspective)
+    {
+        PbLogin[] logins = Volatile.Read(ref _logins);
+        if (perspective is not null)
+        {
+            foreach (PbLogin login in logins)
+            {
+                if (ReferenceEquals(login.Avatar, perspective))
+                {
+                    return login.User;
+                }
+            }
+        }
+        return logins.Length > 0 ? logins[^1].User : _transport.Connection.User ?? s_nobody;
+    }
 
     public Broker(IBrokerTransport transport, BrokerOptions options, object? root, ILogger logger)
     {
@@ -65,6 +126,8 @@ internal sealed partial class Broker : IUnjellyContext, ICacheHolder
         _logger = logger;
         _root = root;
         _jellyOptions = CopyableFailure.AddTo(options.Jelly);
+        _filters = options.FrozenCallFilters;
+        _userFor = UserFor;
         _unjellier = new Unjellier(_jellyOptions);
         RootReference = new RemoteReference(this, 0, isRoot: true);
     }
@@ -263,6 +326,13 @@ internal sealed partial class Broker : IUnjellyContext, ICacheHolder
             {
                 RollBackExports(message);
             }
+            else
+            {
+                foreach (CacheObserver created in message.Created)
+                {
+                    created.Activate();
+                }
+            }
             StopUnused(message);
             message.Reset();
             Interlocked.CompareExchange(ref _spareMessage, message, null);
@@ -306,6 +376,7 @@ internal sealed partial class Broker : IUnjellyContext, ICacheHolder
         }
         foreach ((Cacheable cacheable, IRemoteCacheObserver observer) in message.Stopped)
         {
+            (observer as CacheObserver)?.Stop();
             try
             {
                 cacheable.StoppedObserving(observer.Perspective, observer);

@@ -116,5 +116,22 @@ public sealed class BrokerOptions
     public BananaDialect PreferredDialect { get; set; } = BananaDialect.Pb;
 
     /// <summary>A copy whose settings can change without touching these (the jelly and banana settings are immutable and shared).</summary>
-    public BrokerOptions Clone() => (BrokerOptions)MemberwiseClone();
+    public BrokerOptions Clone()
+    {
+        var copy = (BrokerOptions)MemberwiseClone();
+        copy.CallFilters = [.. CallFilters];
+        copy._frozenFilters = null;
+        return copy;
+    }
+
+    /// <summary>
+    /// Filters that run around every call a peer makes, the first outermost (SignalR's hub filters). Default: none.
+    /// Pb.AspNetCore adds those registered with <c>AddFilter&lt;T&gt;()</c> and its authorization filter.
+    /// </summary>
+    public IList<IPbCallFilter> CallFilters { get; private set; } = new List<IPbCallFilter>();
+
+    private IPbCallFilter[]? _frozenFilters;
+
+    /// <summary>The filters as connections use them: read once, when the first connection starts.</summary>
+    internal IPbCallFilter[] FrozenCallFilters => _frozenFilters ??= [.. CallFilters];
 }

@@ -49,12 +49,16 @@ internal sealed class OutgoingMessage : IJellyContext
     /// <summary>Observers handed to the application that will not observe anything: stopped once the message is done.</summary>
     public List<(Cacheable Cacheable, IRemoteCacheObserver Observer)> Stopped { get; } = [];
 
+    /// <summary>Observers of caches this message created: they start sending once the message is written.</summary>
+    public List<Broker.CacheObserver> Created { get; } = [];
+
     public void Reset()
     {
         Perspective = null;
         Exports.Clear();
         PreparedCaches.Clear();
         Stopped.Clear();
+        Created.Clear();
     }
 
     public bool IsReference(object value) => Broker.IsReference(value);

@@ -40,7 +40,11 @@ public interface ICredentialsChecker
 /// <summary>What a realm hands back for a login: the avatar, and what to run when the session ends.</summary>
 /// <param name="Avatar">The user's object; the client gets a reference to it and nothing else.</param>
 /// <param name="Logout">Runs exactly once: when the client releases its last reference to the avatar or disconnects.</param>
-public sealed record AvatarLogin(Referenceable Avatar, Action? Logout = null);
+public sealed record AvatarLogin(Referenceable Avatar, Action? Logout = null)
+{
+    /// <summary>The avatar id the credentials checker answered; <see cref="Portal.LoginAsync"/> sets it.</summary>
+    public string? AvatarId { get; init; }
+}
 
 /// <summary>Makes avatars for logged-in users (Twisted's <c>IRealm</c>).</summary>
 public interface IRealm
@@ -85,6 +89,7 @@ public sealed class Portal
         ICredentialsChecker checker = Array.Find(_checkers, c => c.CanCheck(credentials))
             ?? throw new UnhandledCredentialsException($"No checker for {(credentials is AnonymousCredentials ? "anonymous logins" : credentials.GetType().Name)}.");
         string avatarId = await checker.RequestAvatarIdAsync(credentials, cancellationToken).ConfigureAwait(false);
-        return await Realm.RequestAvatarAsync(avatarId, mind, cancellationToken).ConfigureAwait(false);
+        AvatarLogin login = await Realm.RequestAvatarAsync(avatarId, mind, cancellationToken).ConfigureAwait(false);
+        return login.AvatarId == avatarId ? login : login with { AvatarId = avatarId };
     }
 }

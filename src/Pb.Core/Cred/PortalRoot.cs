@@ -86,7 +86,7 @@ public static class PortalServer
     {
         ArgumentNullException.ThrowIfNull(portal);
         PortalOptions settings = options ?? new PortalOptions();
-        return connection => new PortalRoot(portal, connection, settings);
+        return connection => new PortalRoot(portal, connection.Broker, settings);
     }
 }
 
@@ -98,7 +98,7 @@ public static class PortalServer
 internal sealed class PortalRoot : Root
 {
     private readonly Portal _portal;
-    private readonly PbConnection _connection;
+    private readonly Broker _broker;   // the session's narrow side: disconnect, release, close, logins
     private readonly PortalOptions _options;
     // Every session of each avatar: a realm may answer the same avatar for two logins, and each logout runs.
     private readonly Dictionary<object, List<Session>> _sessions = new(ReferenceEqualityComparer.Instance);
@@ -107,12 +107,11 @@ internal sealed class PortalRoot : Root
     private int _failures;
     private int _loggedIn;
 
-    public PortalRoot(Portal portal, PbConnection connection, PortalOptions options)
+    public PortalRoot(Portal portal, Broker broker, PortalOptions options)
     {
         _portal = portal;
-        _connection = connection;
+        _broker = broker;
         _options = options;
-        Broker broker = connection.Broker;
         broker.Released += OnReleased;
         broker.Disconnected.Register(static s => ((PortalRoot)s!).LogOutAll(), this);
         if (options.LoginTimeout != Timeout.InfiniteTimeSpan)
@@ -126,7 +125,7 @@ internal sealed class PortalRoot : Root
     {
         try
         {
-            await Task.Delay(timeout, _options.TimeProvider, _connection.Broker.Disconnected).ConfigureAwait(false);
+            await Task.Delay(timeout, _options.TimeProvider, _broker.Disconnected).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -134,7 +133,7 @@ internal sealed class PortalRoot : Root
         }
         if (Volatile.Read(ref _loggedIn) == 0)
         {
-            await _connection.CloseAsync(new PbProtocolException(
+            await _broker.CloseAsync(new PbProtocolException(
                 $"No login within {timeout.TotalSeconds:0.###} s (PortalOptions.LoginTimeout).") { IsPolicyViolation = true }).ConfigureAwait(false);
         }
     }
@@ -159,7 +158,7 @@ internal sealed class PortalRoot : Root
     /// </summary>
     [Remote("loginAuthenticated")]
     public Task<Referenceable> LoginAuthenticatedAsync(object? mind) =>
-        _connection.User is { Identity.IsAuthenticated: true } user
+        _broker.Connection.User is { Identity.IsAuthenticated: true } user
             ? LogInAsync(new ClaimsCredentials(user), mind)
             : Task.FromException<Referenceable>(new UnauthorizedLoginException());
 
@@ -169,17 +168,17 @@ internal sealed class PortalRoot : Root
     {
         Func<string, CancellationToken, ValueTask<System.Security.Claims.ClaimsPrincipal?>> validator = _options.TokenValidator
             ?? throw new UnhandledCredentialsException("This server does not accept token logins.");
-        System.Security.Claims.ClaimsPrincipal? user = await validator(token, _connection.Broker.Disconnected).ConfigureAwait(false);
+        System.Security.Claims.ClaimsPrincipal? user = await validator(token, _broker.Disconnected).ConfigureAwait(false);
         Referenceable avatar = await LogInAsync(user is null ? new FailedCredentials() : new ClaimsCredentials(user), mind).ConfigureAwait(false);
         if (_options.CloseOnTokenExpiry && user is not null && TokenExpiry.Of(user) is { } expiry)
         {
-            _ = CloseAtAsync(_connection, expiry, _options.TimeProvider, _connection.Broker.Disconnected);
+            _ = CloseAtAsync(_broker.CloseAsync, expiry, _options.TimeProvider, _broker.Disconnected);
         }
         return avatar;
     }
 
-    /// <summary>Closes <paramref name="connection"/> (1008 on a WebSocket) when the token it logged in with expires.</summary>
-    internal static async Task CloseAtAsync(PbConnection connection, DateTimeOffset expiry, TimeProvider time, CancellationToken stop)
+    /// <summary>Runs <paramref name="close"/> (1008 on a WebSocket) when the token the connection logged in with expires.</summary>
+    internal static async Task CloseAtAsync(Func<Exception, Task> close, DateTimeOffset expiry, TimeProvider time, CancellationToken stop)
     {
         try
         {
@@ -189,7 +188,7 @@ internal sealed class PortalRoot : Root
         {
             return;
         }
-        await connection.CloseAsync(new PbProtocolException("The token this connection logged in with has expired (CloseOnTokenExpiry).") { IsPolicyViolation = true }).ConfigureAwait(false);
+        await close(new PbProtocolException("The token this connection logged in with has expired (CloseOnTokenExpiry).") { IsPolicyViolation = true }).ConfigureAwait(false);
     }
 
     /// <summary>An invalid token: a failed login like a wrong password (counted, delayed).</summary>
@@ -203,7 +202,7 @@ internal sealed class PortalRoot : Root
 
     internal async Task<Referenceable> LogInAsync(ICredentials credentials, object? mind)
     {
-        CancellationToken disconnected = _connection.Broker.Disconnected;
+        CancellationToken disconnected = _broker.Disconnected;
         await _loginLock.WaitAsync(disconnected).ConfigureAwait(false);
         try
         {
@@ -227,7 +226,7 @@ internal sealed class PortalRoot : Root
         {
             login = credentials is FailedCredentials
                 ? throw new UnauthorizedLoginException()
-                : await _portal.LoginAsync(credentials, mind, _connection.Broker.Disconnected).ConfigureAwait(false);
+                : await _portal.LoginAsync(credentials, mind, _broker.Disconnected).ConfigureAwait(false);
         }
         catch (UnauthorizedLoginException)
         {
@@ -236,18 +235,21 @@ internal sealed class PortalRoot : Root
             if (failures >= _options.MaxFailedLoginsPerConnection)
             {
                 // The error answer is written first (the close flushes what is queued); then the connection closes.
-                _ = Task.Delay(50).ContinueWith(static (_, c) => ((PbConnection)c!).CloseAsync(
-                    new PbProtocolException("Too many failed logins (PortalOptions.MaxFailedLoginsPerConnection).") { IsPolicyViolation = true }), _connection, TaskScheduler.Default);
+                _ = Task.Delay(50).ContinueWith(static (_, b) => ((Broker)b!).CloseAsync(
+                    new PbProtocolException("Too many failed logins (PortalOptions.MaxFailedLoginsPerConnection).") { IsPolicyViolation = true }), _broker, TaskScheduler.Default);
             }
             throw;
         }
+        string avatarId = login.AvatarId ?? Portal.AnonymousAvatarId;
+        var record = new PbLogin(_broker.Connection, avatarId, login.Avatar, mind, credentials is ClaimsCredentials claims ? claims.Principal : UserNamed(avatarId));
+        _broker.AddLogin(record);
         lock (_sessions)
         {
             if (!_sessions.TryGetValue(login.Avatar, out List<Session>? list))
             {
                 _sessions[login.Avatar] = list = [];
             }
-            list.Add(new Session(login.Logout));
+            list.Add(new Session(login.Logout, _broker, record));
         }
         Volatile.Write(ref _loggedIn, 1);
         return login.Avatar;
@@ -283,7 +285,15 @@ internal sealed class PortalRoot : Root
         }
     }
 
-    private sealed class Session(Action? logout)
+    /// <summary>The caller of a password or anonymous login: a principal named after the avatar id (unauthenticated when anonymous).</summary>
+    private static System.Security.Claims.ClaimsPrincipal UserNamed(string avatarId) =>
+        avatarId.Length == 0
+            ? new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity())
+            : new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
+                [new System.Security.Claims.Claim(System.Security.Claims.ClaimTypes.Name, avatarId), new System.Security.Claims.Claim(System.Security.Claims.ClaimTypes.NameIdentifier, avatarId)],
+                authenticationType: "pb"));
+
+    private sealed class Session(Action? logout, Broker broker, PbLogin login)
     {
         private int _done;
 
@@ -291,6 +301,7 @@ internal sealed class PortalRoot : Root
         {
             if (Interlocked.Exchange(ref _done, 1) == 0)
             {
+                broker.RemoveLogin(login);
                 logout?.Invoke();
             }
         }

@@ -28,7 +28,7 @@ internal sealed class RemoteMethodTable
                 continue;
             }
             string name = attribute.Name ?? DefaultName(method.Name);
-            if (!methods.TryAdd(name, new RemoteMethod(name, method, firstIsPerspective: typeof(Viewable).IsAssignableFrom(type))))
+            if (!methods.TryAdd(name, new RemoteMethod(name, method, firstIsPerspective: typeof(Viewable).IsAssignableFrom(type), targetType: type)))
             {
                 throw new InvalidOperationException($"{type.FullName} has two remote methods named '{name}'. Give one another name with [Remote(\"...\")].");
             }
@@ -76,9 +76,10 @@ internal sealed class RemoteMethod
     private readonly int _wireParameterCount;
     private readonly bool _simple;
 
-    public RemoteMethod(string name, MethodInfo method, bool firstIsPerspective = false)
+    public RemoteMethod(string name, MethodInfo method, bool firstIsPerspective = false, Type? targetType = null)
     {
         Name = name;
+        TargetType = targetType ?? method.DeclaringType!;
         ParameterInfo[] parameters = method.GetParameters();
         if (firstIsPerspective && parameters.Length == 0)
         {
@@ -90,6 +91,8 @@ internal sealed class RemoteMethod
             ParameterInfo p = parameters[i];
             ParameterKind kind = firstIsPerspective && i == 0 ? ParameterKind.Perspective
                 : p.ParameterType == typeof(CancellationToken) ? ParameterKind.CancellationToken
+                : p.ParameterType == typeof(PbCallContext) ? ParameterKind.CallContext
+                : IsFromServices(p, out _) ? ParameterKind.Service
                 : ParameterKind.Wire;
             _parameters[i] = new Parameter(
                 p.GetCustomAttribute<PbNameAttribute>()?.Name ?? p.Name ?? $"arg{i}",
@@ -103,11 +106,87 @@ internal sealed class RemoteMethod
             }
         }
         _simple = Array.TrueForAll(_parameters, p => p.Kind == ParameterKind.Wire);
+        NeedsContext = Array.Exists(_parameters, p => p.Kind is ParameterKind.CallContext or ParameterKind.Service);
+        _serviceKeys = Array.ConvertAll(parameters, p => IsFromServices(p, out object? key) ? key : null);
+        Method = method;
         _invoke = CompileInvoker(method, parameters);
         _unwrap = CompileUnwrap(method.ReturnType);
     }
 
     public string Name { get; }
+
+    /// <summary>The .NET method.</summary>
+    public MethodInfo Method { get; }
+
+    /// <summary>The type whose method table holds this method (the callee's type).</summary>
+    public Type TargetType { get; }
+
+    /// <summary>Whether a parameter takes the <see cref="PbCallContext"/> or a service.</summary>
+    public bool NeedsContext { get; }
+
+    private readonly object?[] _serviceKeys;
+    private FilterChoice? _filters;   // the filters of the last list asked for that apply to this method
+
+    private sealed record FilterChoice(IPbCallFilter[] All, IPbCallFilter[] Applicable);
+
+    /// <summary>The filters of <paramref name="all"/> that apply to this method (asked once per list, then remembered).</summary>
+    public IPbCallFilter[] FiltersFrom(IPbCallFilter[] all)
+    {
+        if (all.Length == 0)
+        {
+            return all;
+        }
+        FilterChoice? choice = Volatile.Read(ref _filters);
+        if (choice is null || !ReferenceEquals(choice.All, all))
+        {
+            choice = new FilterChoice(all, Array.FindAll(all, f => f.AppliesTo(TargetType, Method)));
+            Volatile.Write(ref _filters, choice);
+        }
+        return choice.Applicable;
+    }
+
+    /// <summary>
+    /// A parameter marked as a service: ASP.NET's <c>[FromServices]</c> (anything implementing <c>IFromServiceMetadata</c>)
+    /// or <c>[FromKeyedServices]</c>, as SignalR hub methods take them.
+    /// </summary>
+    private static bool IsFromServices(ParameterInfo p, out object? key)
+    {
+        key = null;
+        foreach (object attribute in p.GetCustomAttributes(inherit: true))
+        {
+            if (attribute is Microsoft.Extensions.DependencyInjection.FromKeyedServicesAttribute keyed)
+            {
+                key = keyed.Key;
+                return true;
+            }
+            if (Array.Exists(attribute.GetType().GetInterfaces(), static i => i.FullName == "Microsoft.AspNetCore.Http.Metadata.IFromServiceMetadata"))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Fills the parameters that take <paramref name="context"/> or a service from its call scope.</summary>
+    /// <exception cref="InvalidOperationException">A service is not registered.</exception>
+    public void BindContext(object?[] bound, PbCallContext context)
+    {
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            switch (_parameters[i].Kind)
+            {
+                case ParameterKind.CallContext:
+                    bound[i] = context;
+                    break;
+                case ParameterKind.Service:
+                    bound[i] = _serviceKeys[i] is { } key
+                        ? Microsoft.Extensions.DependencyInjection.ServiceProviderKeyedServiceExtensions.GetRequiredKeyedService(context.Services, _parameters[i].Type, key)
+                        : context.Services.GetService(_parameters[i].Type)
+                            ?? throw new InvalidOperationException($"{Name}() parameter '{_parameters[i].Name}': no service of type {_parameters[i].Type.FullName} is registered.");
+                    break;
+            }
+        }
+    }
 
     /// <summary>Binds positional and keyword arguments to the parameters, Python style.</summary>
     /// <exception cref="PbException">Wrong count, unknown keyword, or a value of the wrong type (a TypeError for the peer).</exception>
@@ -136,6 +215,10 @@ internal sealed class RemoteMethod
             {
                 bound[i] = cancellationToken;
                 filled[i] = true;
+            }
+            else if (_parameters[i].Kind is ParameterKind.CallContext or ParameterKind.Service)
+            {
+                filled[i] = true; // BindContext fills them
             }
             else if (_parameters[i].Kind == ParameterKind.Perspective)
             {
@@ -285,7 +368,7 @@ internal sealed class RemoteMethod
         static async ValueTask<object?> Await(ValueTask<T> t) => await t.ConfigureAwait(false);
     }
 
-    private enum ParameterKind : byte { Wire, CancellationToken, Perspective }
+    private enum ParameterKind : byte { Wire, CancellationToken, Perspective, CallContext, Service }
 
     private sealed record Parameter(string Name, Type Type, bool IsOptional, object? Default, ParameterKind Kind);
 }

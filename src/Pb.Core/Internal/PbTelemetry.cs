@@ -26,6 +26,18 @@ internal static class PbTelemetry
     /// <summary>Time from receiving a call to its answer being queued.</summary>
     public static readonly Histogram<double> CallDuration = Meter.CreateHistogram<double>("pb.call.duration", "ms", "Duration of PB calls received.");
 
+    /// <summary>One-way pushes not sent because their peer was gone or closing (dropped, never thrown at the pusher).</summary>
+    public static readonly Counter<long> PushesDropped = Meter.CreateCounter<long>("pb.pushes.dropped", "{push}", "PB pushes dropped because the peer was gone or closing.");
+
+    /// <summary>Counts one dropped push.</summary>
+    public static void DroppedPush()
+    {
+        if (PushesDropped.Enabled)
+        {
+            PushesDropped.Add(1);
+        }
+    }
+
     /// <summary>Bytes read from peers.</summary>
     public static readonly Counter<long> BytesReceived = Meter.CreateCounter<long>("pb.bytes.received", "By", "Bytes received from PB peers.");
 

@@ -10,7 +10,7 @@ namespace Pb;
 /// One PB connection over a duplex pipe (a TCP socket, a WebSocket): dialect negotiation, then a broker fed by
 /// one read loop, with writes queued and flushed by one write loop so the reader never waits on the writer.
 /// </summary>
-public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
+public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsyncDisposable
 {
     private readonly IDuplexPipe _pipe;
     private readonly bool _isServer;
@@ -79,6 +79,39 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
     /// A portal root logs this user in with <c>loginAuthenticated</c>.
     /// </summary>
     public System.Security.Claims.ClaimsPrincipal? User { get; init; }
+
+    /// <inheritdoc/>
+    public string ConnectionId { get; init; } = NewConnectionId();
+
+    /// <inheritdoc/>
+    public string TransportName { get; init; } = "tcp";
+
+    /// <inheritdoc/>
+    public System.Net.EndPoint? RemoteEndPoint { get; init; }
+
+    /// <summary>Makes the DI scope of each call received (<see cref="PbCallContext.Services"/>); null for none.</summary>
+    public Microsoft.Extensions.DependencyInjection.IServiceScopeFactory? CallServices { get; init; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<PbLogin> Logins => _broker?.Logins ?? [];
+
+    /// <inheritdoc/>
+    public bool IsConnected => !Volatile.Read(ref _writesClosed) && _broker is { IsClosed: false };
+
+    /// <inheritdoc/>
+    public CancellationToken Disconnected => _broker?.Disconnected ?? _closing.Token;
+
+    IPbConnection IBrokerTransport.Connection => this;
+
+    ValueTask IPbConnection.CloseAsync() => DisposeAsync();
+
+    private static long s_lastConnectionId;
+
+    private static string NewConnectionId() =>
+        "pb-" + Interlocked.Increment(ref s_lastConnectionId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{TransportName} connection {ConnectionId}";
 
     /// <summary>Bytes queued or being written to the peer now.</summary>
     internal long PendingOutgoingBytes
@@ -548,6 +581,8 @@ public sealed partial class PbConnection : IBrokerTransport, IAsyncDisposable
     /// the peer, then the connection closes.
     /// </summary>
     internal Task CloseAsync(Exception reason) => ShutdownAsync(reason);
+
+    Task IBrokerTransport.CloseAsync(Exception reason) => ShutdownAsync(reason);
 
     /// <summary>Closes the connection: pending calls fail with <see cref="ConnectionLostException"/>.</summary>
     public async ValueTask DisposeAsync()

@@ -156,7 +156,7 @@ internal static class FuzzTargets
         Jelly = s_jellyOptions,
     };
 
-    private sealed class MemoryTransport : IBrokerTransport
+    private sealed class MemoryTransport : IBrokerTransport, IPbConnection
     {
         private readonly ArrayBufferWriter<byte> _output = new();
 
@@ -178,6 +178,32 @@ internal static class FuzzTargets
         }
 
         public void Abort(Exception reason) => AbortReason ??= reason;
+
+        public IPbConnection Connection => this;
+
+        public Task CloseAsync(Exception reason)
+        {
+            Abort(reason);
+            return Task.CompletedTask;
+        }
+
+        public Microsoft.Extensions.DependencyInjection.IServiceScopeFactory? CallServices => null;
+
+        public string ConnectionId => "fuzz";
+
+        public string TransportName => "memory";
+
+        public System.Net.EndPoint? RemoteEndPoint => null;
+
+        public System.Security.Claims.ClaimsPrincipal? User => null;
+
+        public IReadOnlyList<PbLogin> Logins => [];
+
+        public bool IsConnected => AbortReason is null;
+
+        public CancellationToken Disconnected => CancellationToken.None;
+
+        public ValueTask CloseAsync() => default;
     }
 
     /// <summary>A root with synchronous methods only (no timers left behind by millions of inputs).</summary>
