@@ -11,10 +11,8 @@ namespace Pb;
 /// </summary>
 public sealed class PbCallContext : IAsyncDisposable
 {
-    private readonly Func<object?, ClaimsPrincipal> _userFor;
     private readonly IServiceScopeFactory? _scopes;
     private AsyncServiceScope? _scope;
-    private ClaimsPrincipal? _user;
     private Dictionary<object, object?>? _items;
 
     internal PbCallContext(IPbConnection connection, RemoteMethod method, object target, object? perspective, object?[] arguments, bool isOneWay,
@@ -26,7 +24,7 @@ public sealed class PbCallContext : IAsyncDisposable
         Perspective = perspective;
         ArgumentValues = arguments;
         IsOneWay = isOneWay;
-        _userFor = userFor;
+        User = userFor(perspective); // who called when the call came, whatever logins happen during it
         _scopes = scopes;
         CallAborted = callAborted;
     }
@@ -42,7 +40,7 @@ public sealed class PbCallContext : IAsyncDisposable
     /// Who calls: the user of the login whose avatar is <see cref="Perspective"/>, else the connection's latest login,
     /// else the user the transport authenticated; an unauthenticated principal when there is none.
     /// </summary>
-    public ClaimsPrincipal User => _user ??= _userFor(Perspective);
+    public ClaimsPrincipal User { get; }
 
     /// <summary>The object called (the <see cref="Viewable"/> itself for a view).</summary>
     public object Target { get; }
