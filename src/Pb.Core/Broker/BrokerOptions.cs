@@ -8,7 +8,7 @@ public sealed class BrokerOptions
 {
     private int _maxBrokerReferences = 1024;
     private int _maxPendingCalls = 10_000;
-    private int _maxConcurrentInvocations = 10_000;
+    private int _maxConcurrentInvocations = 256;
     private long _maxOutgoingBufferSize = 1024 * 1024;
     private int _maxImportedReferences = 10_000;
     private int _maxConnections = 10_000;
@@ -42,8 +42,12 @@ public sealed class BrokerOptions
     }
 
     /// <summary>
-    /// The peer's calls running here at once (methods that have not finished). Default 10000. Threat: a peer that
-    /// starts more work than the server can hold. Past it, a call gets an error answer instead of running.
+    /// The peer's calls running here at once (methods that have not finished). Default 256 (well above what a
+    /// pipelining client keeps in flight; SignalR's default is 1, Twisted has none). Threat: a peer that starts more
+    /// work than the server can hold. Past it, a call gets an error answer instead of running; the connection stays.
+    /// (Refused rather than queued by pausing the read loop: a paused loop would not read the answers that running
+    /// calls may be waiting for from the same peer, and would deadlock them.) Each call has its own DI scope, so
+    /// concurrent calls never share a scoped service.
     /// </summary>
     public int MaxConcurrentInvocations
     {
