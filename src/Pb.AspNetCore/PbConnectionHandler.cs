@@ -28,9 +28,12 @@ internal readonly record struct PbConnectionStart(
 /// client and a browser meet the same avatars. The root and avatars resolve from the connection's services (a TCP
 /// connection's own scope, a WebSocket's request scope); each call gets a scope of its own (<see cref="PbCallContext.Services"/>).
 /// </summary>
-internal sealed class PbConnectionHandler(IServiceScopeFactory scopes, IOptions<PerspectiveBrokerOptions> options, ILoggerFactory loggers, PbConnectionRegistry registry) : ConnectionHandler
+internal sealed class PbConnectionHandler(IServiceScopeFactory scopes, IOptions<PerspectiveBrokerOptions> options, ILogger<PbConnectionHandler> logger, PbConnectionRegistry registry) : ConnectionHandler
 {
-    private readonly ILogger _logger = loggers.CreateLogger("Pb.AspNetCore.PerspectiveBroker");
+    private readonly ILogger _logger = logger;
+
+    /// <summary>The logger of every PB connection of the host (the endpoint's refusals too).</summary>
+    public ILogger Logger => _logger;
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
@@ -61,6 +64,7 @@ internal sealed class PbConnectionHandler(IServiceScopeFactory scopes, IOptions<
         };
         if (!registry.TryAdd(connection))
         {
+            PerspectiveBrokerLog.ConnectionRefused(_logger, start.ConnectionId);
             if (start.Owner is not null)
             {
                 await start.Owner.DisposeAsync().ConfigureAwait(false);
@@ -68,6 +72,7 @@ internal sealed class PbConnectionHandler(IServiceScopeFactory scopes, IOptions<
             return; // the app is stopping, or MaxConnections are open
         }
         connection.Start();
+        PerspectiveBrokerLog.ConnectionOpened(_logger, start.ConnectionId, start.TransportName, start.RemoteEndPoint);
         using var stop = new CancellationTokenSource();
         if (settings.CloseOnTokenExpiry && start.User?.Identity?.IsAuthenticated == true && start.IdentityExpiry is { } expiry)
         {
@@ -78,5 +83,6 @@ internal sealed class PbConnectionHandler(IServiceScopeFactory scopes, IOptions<
             await connection.Completion.ConfigureAwait(false);
         }
         await stop.CancelAsync().ConfigureAwait(false);
+        PerspectiveBrokerLog.ConnectionClosed(_logger, start.ConnectionId, start.TransportName, connection.CloseReason?.Message ?? "closed normally");
     }
 }

@@ -124,20 +124,29 @@ public static class PerspectiveBrokerEndpointRouteBuilderExtensions
 
     private static async Task HandleAsync(HttpContext context, PerspectiveBrokerOptions options)
     {
+        ILogger logger = context.RequestServices.GetRequiredService<PbConnectionHandler>().Logger;
         if (!context.WebSockets.IsWebSocketRequest)
         {
+            PerspectiveBrokerLog.NotWebSocket(logger);
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await context.Response.WriteAsync($"This is a Perspective Broker endpoint: connect with a WebSocket (sub-protocols: {SupportedSubProtocols(options)}).", context.RequestAborted).ConfigureAwait(false);
             return;
         }
         if (!IsOriginAllowed(context, options))
         {
+            PerspectiveBrokerLog.OriginRefused(logger, context.Request.Headers.Origin.ToString());
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             await context.Response.WriteAsync("This origin may not open a Perspective Broker connection (PerspectiveBrokerOptions.AllowedOrigins).", context.RequestAborted).ConfigureAwait(false);
             return;
         }
         if (!TryChooseSubProtocol(context.WebSockets.WebSocketRequestedProtocols, options, out string? subProtocol, out IBananaTranscoder? transcoder))
         {
+            if (logger.IsEnabled(LogLevel.Information))
+            {
+#pragma warning disable CA1873 // guarded by IsEnabled just above
+                PerspectiveBrokerLog.SubProtocolRefused(logger, string.Join(", ", context.WebSockets.WebSocketRequestedProtocols));
+#pragma warning restore CA1873
+            }
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await context.Response.WriteAsync($"Unsupported WebSocket sub-protocol: this endpoint speaks {SupportedSubProtocols(options)}.", context.RequestAborted).ConfigureAwait(false);
             return;

@@ -7,10 +7,23 @@ namespace Pb.AspNetCore;
 public sealed class PerspectiveBrokerOptions
 {
     /// <summary>Limits, jelly types, error details of every PB connection. Default: <see cref="BrokerOptions"/> defaults.</summary>
-    public BrokerOptions Broker { get; set; } = new();
+    public BrokerOptions Broker
+    {
+        get => _broker;
+        set => _broker = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    private BrokerOptions _broker = new();
+    private PortalOptions _portal = new();
+    private TimeSpan _keepAliveInterval = TimeSpan.FromSeconds(15);
+    private TimeSpan _peerTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Login limits when the root is a portal. Default: <see cref="PortalOptions"/> defaults.</summary>
-    public PortalOptions Portal { get; set; } = new();
+    public PortalOptions Portal
+    {
+        get => _portal;
+        set => _portal = value ?? throw new ArgumentNullException(nameof(value));
+    }
 
     /// <summary>
     /// Origins (<c>https://app.example.com</c>) allowed to open a PB WebSocket besides the endpoint's own. Default: none,
@@ -24,13 +37,27 @@ public sealed class PerspectiveBrokerOptions
     /// How often the server pings a WebSocket peer. Default 15 s. PB itself has no keep-alive; this notices dead
     /// peers and keeps proxies from closing idle connections.
     /// </summary>
-    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+    /// <exception cref="ArgumentOutOfRangeException">Not positive and not <see cref="TimeSpan.Zero"/> (which turns pings off).</exception>
+    public TimeSpan KeepAliveInterval
+    {
+        get => _keepAliveInterval;
+        set => _keepAliveInterval = value >= TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be zero (no pings), positive, or Timeout.InfiniteTimeSpan.");
+    }
 
     /// <summary>
     /// How long a WebSocket peer may leave a ping unanswered before the connection is closed. Default 30 s. Threat: a
     /// silent peer holding a connection (and its avatars) forever. Raw TCP connections get TCP keep-alive instead.
     /// </summary>
-    public TimeSpan PeerTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <exception cref="ArgumentOutOfRangeException">Negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
+    public TimeSpan PeerTimeout
+    {
+        get => _peerTimeout;
+        set => _peerTimeout = value >= TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "Must be zero, positive, or Timeout.InfiniteTimeSpan.");
+    }
 
     /// <summary>
     /// Whether a connection is closed (WebSocket status 1008) when the identity it carries expires: the WebSocket

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Pb;
@@ -45,7 +46,7 @@ public static class PerspectiveBrokerServiceCollectionExtensions
         services.TryAddSingleton<IPerspectiveBrokerContext>(static sp => sp.GetRequiredService<PbConnectionRegistry>());
         services.TryAddSingleton<PbConnectionHandler>();
         services.TryAddSingleton<PbAuthorizationFilter>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<PerspectiveBrokerOptions>, AuthorizationFilterSetup>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<PerspectiveBrokerOptions>, BrokerOptionsSetup>());
         return new Builder(services);
     }
 
@@ -90,11 +91,12 @@ public static class PerspectiveBrokerServiceCollectionExtensions
         return builder;
     }
 
-    /// <summary>Puts the <c>[Authorize]</c> filter first, outside the app's own filters.</summary>
-    private sealed class AuthorizationFilterSetup(PbAuthorizationFilter filter) : IPostConfigureOptions<PerspectiveBrokerOptions>
+    /// <summary>Puts the <c>[Authorize]</c> filter first, outside the app's own filters, and the meter on the app's <see cref="IMeterFactory"/>.</summary>
+    private sealed class BrokerOptionsSetup(PbAuthorizationFilter filter, IServiceProvider services) : IPostConfigureOptions<PerspectiveBrokerOptions>
     {
         public void PostConfigure(string? name, PerspectiveBrokerOptions options)
         {
+            options.Broker.MeterFactory ??= services.GetService<IMeterFactory>();
             if (!options.Broker.CallFilters.Contains(filter))
             {
                 options.Broker.CallFilters.Insert(0, filter);

@@ -13,7 +13,7 @@ namespace Pb.AspNetCore;
 /// class's requirement. A refused call gets the error <c>twisted.cred.error.Unauthorized</c>; the connection stays.
 /// The policy of each method is worked out once; methods without attributes skip this filter entirely.
 /// </summary>
-internal sealed partial class PbAuthorizationFilter(IServiceProvider services, ILogger<PbAuthorizationFilter> logger) : IPbCallFilter
+internal sealed class PbAuthorizationFilter(IServiceProvider services, ILogger<PbConnectionHandler> logger) : IPbCallFilter
 {
     /// <summary>The error type refused calls get (Twisted's <c>twisted.cred.error.Unauthorized</c>).</summary>
     public const string UnauthorizedErrorType = "twisted.cred.error.Unauthorized";
@@ -32,7 +32,7 @@ internal sealed partial class PbAuthorizationFilter(IServiceProvider services, I
             AuthorizationResult result = await authorization.AuthorizeAsync(context.User, context, policy).ConfigureAwait(false);
             if (!result.Succeeded)
             {
-                LogCallRefused(logger, context.MethodName, context.Connection.ConnectionId);
+                PerspectiveBrokerLog.CallRefused(logger, context.MethodName, context.Connection.ConnectionId);
                 throw new PbException($"Not authorized to call {context.MethodName}.") { RemoteTypeName = UnauthorizedErrorType };
             }
         }
@@ -60,7 +60,4 @@ internal sealed partial class PbAuthorizationFilter(IServiceProvider services, I
         }
         return [.. targetType.GetCustomAttributes(inherit: true).OfType<IAuthorizeData>(), .. method.GetCustomAttributes(inherit: true).OfType<IAuthorizeData>()];
     }
-
-    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "A call of {Method} on connection {ConnectionId} was refused by its authorization policy.")]
-    private static partial void LogCallRefused(ILogger logger, string method, string connectionId);
 }

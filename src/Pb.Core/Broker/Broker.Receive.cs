@@ -179,9 +179,9 @@ internal sealed partial class Broker
             Fail(requestId, answer, new PbException($"No such method: remote_{System.Text.Encoding.UTF8.GetString(name)}") { RemoteTypeName = "twisted.spread.flavors.NoSuchMethod" }, name);
             return;
         }
-        if (PbTelemetry.Calls.Enabled)
+        if (_metrics.Calls.Enabled)
         {
-            PbTelemetry.Calls.Add(1);
+            _metrics.Calls.Add(1);
         }
         if (Interlocked.Increment(ref _runningInvocations) > _options.MaxConcurrentInvocations)
         {
@@ -192,7 +192,7 @@ internal sealed partial class Broker
         ValueTask<object?> result;
         System.Diagnostics.Activity? outer = System.Diagnostics.Activity.Current;
         System.Diagnostics.Activity? activity = PbTelemetry.StartCall(method.Name);
-        long started = PbTelemetry.CallDuration.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+        long started = _metrics.CallDuration.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         try
         {
             object?[] arguments = method.Bind(args, kwargs, _disconnected.Token, perspective);
@@ -205,7 +205,7 @@ internal sealed partial class Broker
         {
             Interlocked.Decrement(ref _runningInvocations);
             Fail(requestId, answer, e, method.Name);
-            EndCall(activity, started, e);
+            EndCall(activity, started, e, method);
             return;
         }
         finally
@@ -221,10 +221,10 @@ internal sealed partial class Broker
         {
             Interlocked.Decrement(ref _runningInvocations);
             Exception? failure = Complete(requestId, answer, result, method.Name, perspective);
-            EndCall(activity, started, failure);
+            EndCall(activity, started, failure, method);
             return;
         }
-        _ = CompleteLaterAsync(requestId, answer, result, method.Name, perspective, activity, started);
+        _ = CompleteLaterAsync(requestId, answer, result, method, perspective, activity, started);
     }
 
     /// <summary>A call with filters or a context: services bound from the call's scope, the filters, then the method.</summary>
@@ -274,7 +274,7 @@ internal sealed partial class Broker
             ? InvokeMethod(context)
             : filters[index].InvokeAsync(context, c => RunFilter(c, filters, index + 1));
 
-    private async Task CompleteLaterAsync(long requestId, bool answer, ValueTask<object?> result, string method, object? perspective, System.Diagnostics.Activity? activity, long started)
+    private async Task CompleteLaterAsync(long requestId, bool answer, ValueTask<object?> result, RemoteMethod method, object? perspective, System.Diagnostics.Activity? activity, long started)
     {
         Exception? error = null;
         try
@@ -288,24 +288,24 @@ internal sealed partial class Broker
         catch (Exception e)
         {
             error = e;
-            Fail(requestId, answer, e, method);
+            Fail(requestId, answer, e, method.Name);
         }
         finally
         {
             Interlocked.Decrement(ref _runningInvocations);
-            EndCall(activity, started, error);
+            EndCall(activity, started, error, method);
         }
     }
 
-    private static void EndCall(System.Diagnostics.Activity? activity, long started, Exception? error)
+    private void EndCall(System.Diagnostics.Activity? activity, long started, Exception? error, RemoteMethod method)
     {
         if (started != 0)
         {
-            PbTelemetry.CallDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            _metrics.RecordCall(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, method.Name, method.TargetType, error);
         }
-        if (error is not null && PbTelemetry.CallErrors.Enabled)
+        if (error is not null && _metrics.CallErrors.Enabled)
         {
-            PbTelemetry.CallErrors.Add(1);
+            _metrics.CallErrors.Add(1);
         }
         if (activity is not null)
         {

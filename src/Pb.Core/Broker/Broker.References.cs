@@ -348,6 +348,9 @@ internal sealed partial class Broker
 
         public object? Perspective { get; } = perspective;
 
+        /// <summary>The instruments of the observer's connection.</summary>
+        public PbMetrics Metrics => broker.Metrics;
+
         /// <summary>Cancelled when the observer's connection closes.</summary>
         public CancellationToken Disconnected => broker.Disconnected;
 

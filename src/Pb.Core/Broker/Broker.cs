@@ -67,12 +67,19 @@ internal sealed partial class Broker : IUnjellyContext, ICacheHolder
     private int _runningInvocations;
     private bool _closed;
     private readonly IPbCallFilter[] _filters;
+    private readonly PbMetrics _metrics;
+
+    /// <summary>The instruments this connection reports to.</summary>
+    public PbMetrics Metrics => _metrics;
     private readonly Func<object?, System.Security.Claims.ClaimsPrincipal> _userFor;
     private PbLogin[] _logins = [];
     private static readonly System.Security.Claims.ClaimsPrincipal s_nobody = new(new System.Security.Claims.ClaimsIdentity());
 
     /// <summary>The connection as the application sees it.</summary>
     public IPbConnection Connection => _transport.Connection;
+
+    /// <summary>The connection's logger (for the rooms that work on this session, such as Cred).</summary>
+    public ILogger Logger => _logger;
 
     /// <summary>Closes the connection gracefully because of <paramref name="reason"/> (a policy close, for instance).</summary>
     public Task CloseAsync(Exception reason) => _transport.CloseAsync(reason);
@@ -127,6 +134,7 @@ internal sealed partial class Broker : IUnjellyContext, ICacheHolder
         _root = root;
         _jellyOptions = CopyableFailure.AddTo(options.Jelly);
         _filters = options.FrozenCallFilters;
+        _metrics = PbMetrics.For(options.MeterFactory);
         _userFor = UserFor;
         _unjellier = new Unjellier(_jellyOptions);
         RootReference = new RemoteReference(this, 0, isRoot: true);

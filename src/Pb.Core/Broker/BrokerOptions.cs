@@ -15,10 +15,22 @@ public sealed class BrokerOptions
     private TimeSpan _handshakeTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Copyable types and the unjelly allow-list. Default: none registered.</summary>
-    public JellyOptions Jelly { get; set; } = JellyOptions.Default;
+    public JellyOptions Jelly
+    {
+        get => _jelly;
+        set => _jelly = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    private JellyOptions _jelly = JellyOptions.Default;
 
     /// <summary>Banana limits for reading and writing. Default: <see cref="BananaLimits.Default"/>.</summary>
-    public BananaLimits BananaLimits { get; set; } = BananaLimits.Default;
+    public BananaLimits BananaLimits
+    {
+        get => _bananaLimits;
+        set => _bananaLimits = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    private BananaLimits _bananaLimits = BananaLimits.Default;
 
     /// <summary>
     /// Objects this side exports to the peer at once (Referenceables it holds references to). Default 1024, Twisted's
@@ -117,7 +129,13 @@ public sealed class BrokerOptions
     public bool IncludeTracebacks { get; set; }
 
     /// <summary>The dialect a client asks for when the server offers it. Default <see cref="BananaDialect.Pb"/>.</summary>
-    public BananaDialect PreferredDialect { get; set; } = BananaDialect.Pb;
+    public BananaDialect PreferredDialect
+    {
+        get => _preferredDialect;
+        set => _preferredDialect = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Not a BananaDialect.");
+    }
+
+    private BananaDialect _preferredDialect = BananaDialect.Pb;
 
     /// <summary>A copy whose settings can change without touching these (the jelly and banana settings are immutable and shared).</summary>
     public BrokerOptions Clone()
@@ -135,6 +153,13 @@ public sealed class BrokerOptions
     public IList<IPbCallFilter> CallFilters { get; private set; } = new List<IPbCallFilter>();
 
     private IPbCallFilter[]? _frozenFilters;
+
+    /// <summary>
+    /// Where the meter <c>Pb.Web</c> comes from. Default null: one process-wide meter. Pb.AspNetCore sets the app's
+    /// <see cref="System.Diagnostics.Metrics.IMeterFactory"/>, so the instruments belong to the app's DI container (and
+    /// tests can tell apps apart).
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
 
     /// <summary>The filters as connections use them: read once, when the first connection starts.</summary>
     internal IPbCallFilter[] FrozenCallFilters => _frozenFilters ??= [.. CallFilters];

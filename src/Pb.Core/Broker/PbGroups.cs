@@ -103,7 +103,7 @@ public sealed class PbGroups
         {
             // Gone or closing, or this one message is too large for it.
         }
-        PbTelemetry.DroppedPush();
+        reference.Broker.Metrics.DroppedPush();
         return false;
     }
 

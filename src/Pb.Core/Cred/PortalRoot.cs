@@ -133,6 +133,7 @@ internal sealed class PortalRoot : Root
         }
         if (Volatile.Read(ref _loggedIn) == 0)
         {
+            PortalRootLog.LoginTimedOut(_broker.Logger, _broker.Connection.ConnectionId);
             await _broker.CloseAsync(new PbProtocolException(
                 $"No login within {timeout.TotalSeconds:0.###} s (PortalOptions.LoginTimeout).") { IsPolicyViolation = true }).ConfigureAwait(false);
         }
@@ -231,9 +232,11 @@ internal sealed class PortalRoot : Root
         catch (UnauthorizedLoginException)
         {
             int failures = Interlocked.Increment(ref _failures);
+            PortalRootLog.LoginFailed(_broker.Logger, _broker.Connection.ConnectionId, failures, _options.MaxFailedLoginsPerConnection);
             await Task.Delay(_options.FailedLoginDelay).ConfigureAwait(false);
             if (failures >= _options.MaxFailedLoginsPerConnection)
             {
+                PortalRootLog.TooManyFailedLogins(_broker.Logger, _broker.Connection.ConnectionId);
                 // The error answer is written first (the close flushes what is queued); then the connection closes.
                 _ = Task.Delay(50).ContinueWith(static (_, b) => ((Broker)b!).CloseAsync(
                     new PbProtocolException("Too many failed logins (PortalOptions.MaxFailedLoginsPerConnection).") { IsPolicyViolation = true }), _broker, TaskScheduler.Default);

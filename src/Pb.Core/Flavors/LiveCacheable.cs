@@ -146,7 +146,7 @@ public abstract class LiveCacheable : Cacheable
         catch (Exception e) when (e is InvalidOperationException or DeadReferenceException or ConnectionLostException or ObjectDisposedException or BananaException)
         {
             // Gone or closing (its StoppedObserving follows), or this one message is too large for it.
-            PbTelemetry.DroppedPush();
+            ((observer as Broker.CacheObserver)?.Metrics ?? PbMetrics.Default).DroppedPush();
             return false;
         }
     }

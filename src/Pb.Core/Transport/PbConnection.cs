@@ -50,7 +50,10 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
         _logger = logger ?? NullLogger.Instance;
         _owner = owner;
         _parser = new BananaParser(BananaDialect.None, options.BananaLimits);
+        _metrics = PbMetrics.For(options.MeterFactory);
     }
+
+    private readonly PbMetrics _metrics;
 
     /// <summary>The negotiated dialect (<see cref="BananaDialect.None"/> until negotiation ends).</summary>
     public BananaDialect Dialect { get; private set; }
@@ -130,7 +133,7 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
 
     internal void Start()
     {
-        PbTelemetry.Connections.Add(1);
+        _metrics.Connections.Add(1);
         _ = ReadLoopAsync();
         if (_options.HandshakeTimeout != Timeout.InfiniteTimeSpan)
         {
@@ -205,9 +208,9 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
                 {
                     try
                     {
-                        if (PbTelemetry.BytesReceived.Enabled)
+                        if (_metrics.BytesReceived.Enabled)
                         {
-                            PbTelemetry.BytesReceived.Add(examinedBefore - buffer.Length);
+                            _metrics.BytesReceived.Add(examinedBefore - buffer.Length);
                         }
                         input.AdvanceTo(buffer.Start, buffer.End);
                         _broker?.EndOfBatch();
@@ -426,9 +429,9 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
                 }
                 // Everything queued while the previous write was in flight goes out in one write.
                 FlushResult result = await _pipe.Output.WriteAsync(batch.WrittenMemory, _closing.Token).ConfigureAwait(false);
-                if (PbTelemetry.BytesSent.Enabled)
+                if (_metrics.BytesSent.Enabled)
                 {
-                    PbTelemetry.BytesSent.Add(batch.WrittenCount);
+                    _metrics.BytesSent.Add(batch.WrittenCount);
                 }
                 lock (_writeLock)
                 {
@@ -569,7 +572,7 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
             _spare.Dispose();
         }
         LogClosed(_logger, _closeReason?.Message ?? "closed");
-        PbTelemetry.Connections.Add(-1);
+        _metrics.Connections.Add(-1);
         _completion.TrySetResult();
     }
 

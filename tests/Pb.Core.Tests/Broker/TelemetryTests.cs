@@ -26,11 +26,26 @@ public sealed class TelemetryTests
         {
             lock (totals)
             {
-                totals[instrument.Name] = totals.GetValueOrDefault(instrument.Name) + (instrument.Name == "pb.call.duration" ? 1 : value);
+                totals[instrument.Name] = totals.GetValueOrDefault(instrument.Name) + (instrument.Name == "rpc.server.call.duration" ? 1 : value);
             }
         }
         meters.SetMeasurementEventCallback<long>((i, v, _, _) => Add(i, v));
-        meters.SetMeasurementEventCallback<double>((i, v, _, _) => Add(i, v));
+        var durationTags = new List<Dictionary<string, object?>>();
+        meters.SetMeasurementEventCallback<double>((i, v, tags, _) =>
+        {
+            Add(i, v);
+            lock (durationTags)
+            {
+                var copy = new Dictionary<string, object?>();
+                foreach (KeyValuePair<string, object?> tag in tags)
+                {
+                    copy[tag.Key] = tag.Value;
+                }
+                copy["unit"] = i.Unit;
+                copy["seconds"] = v;
+                durationTags.Add(copy);
+            }
+        });
         meters.Start();
 
         var activities = new List<Activity>();
@@ -63,9 +78,21 @@ public sealed class TelemetryTests
         {
             Assert.True(totals.GetValueOrDefault("pb.calls") >= 7, $"calls {totals.GetValueOrDefault("pb.calls")}");
             Assert.True(totals.GetValueOrDefault("pb.call.errors") >= 1);
-            Assert.True(totals.GetValueOrDefault("pb.call.duration") >= 7);
+            Assert.True(totals.GetValueOrDefault("rpc.server.call.duration") >= 7);
             Assert.True(totals.GetValueOrDefault("pb.bytes.received") > 0);
             Assert.True(totals.GetValueOrDefault("pb.bytes.sent") > 0);
+        }
+        lock (durationTags)
+        {
+            // OpenTelemetry's RPC conventions: seconds, rpc.system / rpc.service / rpc.method, error.type on failures.
+            Dictionary<string, object?> add = durationTags.First(t => (string?)t["rpc.method"] == "add_one");
+            Assert.Equal("s", add["unit"]);
+            Assert.Equal("perspective_broker", add["rpc.system"]);
+            Assert.Equal("TestRoot", add["rpc.service"]);
+            Assert.False(add.ContainsKey("error.type"));
+            Assert.InRange((double)add["seconds"]!, 0, 5);
+            Assert.Equal("builtins.ValueError", durationTags.First(t => (string?)t["rpc.method"] == "fail")["error.type"]);
+            Assert.True((double)durationTags.First(t => (string?)t["rpc.method"] == "slowAdd")["seconds"]! > 0);
         }
         lock (activities)
         {
