@@ -2,7 +2,7 @@
 # The project's two commands:
 #   ./build.sh demo   start the demo web app (in-memory users, development key, nothing external)
 #   ./build.sh test   install what is missing, build, run every suite, print one summary line
-# Other verbs: build, bench (see docs/benchmarks.md).
+# Other verbs: build, pack (make the NuGet packages and check them in a fresh project), public-api, bench (see docs/benchmarks.md).
 set -uo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -94,6 +94,56 @@ run_npm_suites() {
   done
 }
 
+check_packages() {
+  # dotnet pack makes the NuGet packages a user installs; a fresh project (tests/PackageConsumer, copied outside the
+  # repository so none of its build settings apply) restores them from that folder and must run. Counts as one test.
+  local out="$ROOT/artifacts/packages" work version pkg ok=1
+  log "packing Pb.Core and Pb.AspNetCore, then running a fresh project against the packages"
+  rm -rf "$out"
+  dotnet pack src/Pb.Core/Pb.Core.csproj -c "$CONFIG" -o "$out" -nologo -v:quiet >/dev/null &&
+    dotnet pack src/Pb.AspNetCore/Pb.AspNetCore.csproj -c "$CONFIG" -o "$out" -nologo -v:quiet >/dev/null || ok=0
+  version=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' src/Directory.Build.props | head -n 1)
+  for pkg in Pb.Core Pb.AspNetCore; do
+    if [ $ok = 1 ] && [ -f "$out/$pkg.$version.nupkg" ] && [ -f "$out/$pkg.$version.snupkg" ]; then
+      # README and license inside, and the license declared
+      /usr/bin/python3 - "$out/$pkg.$version.nupkg" "$pkg" <<'PY' || { log "$pkg: README, LICENSE or license expression missing"; ok=0; }
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+names = z.namelist()
+spec = z.read(sys.argv[2] + ".nuspec").decode()
+sys.exit(0 if "README.md" in names and "LICENSE" in names and '<license type="expression">MIT</license>' in spec and "<readme>README.md</readme>" in spec else 1)
+PY
+    else
+      log "$pkg.$version: package or symbols package missing"; ok=0
+    fi
+    # a package of this version cached by an earlier run would hide a broken one
+    rm -rf "$HOME/.nuget/packages/$(tr '[:upper:]' '[:lower:]' <<<"$pkg")/$version"
+  done
+  if [ $ok = 1 ]; then
+    work=$(mktemp -d)
+    cp tests/PackageConsumer/*.cs tests/PackageConsumer/*.csproj tests/PackageConsumer/Directory.*.props "$work/"
+    cat > "$work/nuget.config" <<CONFIG
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <add key="pb-local" value="$out" />
+  </packageSources>
+  <packageSourceMapping>
+    <packageSource key="pb-local"><package pattern="Pb.Core" /><package pattern="Pb.AspNetCore" /></packageSource>
+    <packageSource key="nuget.org"><package pattern="*" /></packageSource>
+  </packageSourceMapping>
+</configuration>
+CONFIG
+    if (cd "$work" && dotnet run -c Release -p:PbVersion="$version" -nologo 2>&1 | tail -n 5); then
+      log "the packages install and run in a fresh project"
+    else
+      log "the fresh project failed to restore, build or run against the packages"; ok=0
+    fi
+    rm -rf "$work"
+  fi
+  if [ $ok = 1 ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+}
+
 summary() {
   echo "tests: $PASSED passed, $FAILED failed, $SKIPPED skipped"
   [ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
@@ -108,6 +158,7 @@ cmd_test() {
     grep -rqsE '\[(Fact|Theory)' --include='*.cs' "$(dirname "$project")" && run_dotnet_suite "$project"
   done
   run_npm_suites
+  check_packages
   summary
 }
 
@@ -118,6 +169,19 @@ cmd_demo() {
   dotnet run --project samples/WebDemo/WebDemo.csproj -c "$CONFIG" -- --Demo:HttpPort="${url##*:}" --PerspectiveBroker:TcpPort="${PB_DEMO_TCP_PORT:-8800}"
 }
 
+cmd_public_api() {
+  # Adds every public symbol the PublicApiAnalyzers report as undeclared (RS0016) to its project's
+  # PublicAPI.Unshipped.txt; review the diff like any other API change.
+  local project dir lines
+  for project in src/Pb.Core/Pb.Core.csproj src/Pb.AspNetCore/Pb.AspNetCore.csproj; do
+    dir=$(dirname "$project")
+    lines=$(dotnet build "$project" -c "$CONFIG" --no-incremental -nologo 2>&1 | grep "error RS0016" | grep "\[$ROOT/$dir/" \
+      | sed -E "s/.*Symbol '(.*)' is not part of the declared public API.*/\1/" | sort -u)
+    [ -n "$lines" ] && { printf '%s\n' "$lines" >> "$dir/PublicAPI.Unshipped.txt"; log "$dir: $(wc -l <<<"$lines") symbols added"; }
+  done
+  return 0
+}
+
 cmd_bench() {
   dotnet run --project bench/Pb.Benchmarks/Pb.Benchmarks.csproj -c Release -- "$@"
 }
@@ -126,6 +190,8 @@ case "${1:-}" in
   test) cmd_test ;;
   demo) cmd_demo ;;
   build) ensure_prereqs && build ;;
+  pack) PASSED=0; FAILED=0; check_packages; summary ;;
   bench) shift; cmd_bench "$@" ;;
+  public-api) cmd_public_api ;;
   *) echo "usage: ./build.sh test | demo | build | bench [BenchmarkDotNet args]" >&2; exit 2 ;;
 esac

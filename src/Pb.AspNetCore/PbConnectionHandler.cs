@@ -61,6 +61,8 @@ internal sealed class PbConnectionHandler(IServiceScopeFactory scopes, IOptions<
             TransportName = start.TransportName,
             RemoteEndPoint = start.RemoteEndPoint,
             CallServices = scopes,
+            CloseAt = settings.CloseOnTokenExpiry && start.User?.Identity?.IsAuthenticated == true ? start.IdentityExpiry : null,
+            TimeProvider = settings.Portal.TimeProvider,
         };
         if (!registry.TryAdd(connection))
         {
@@ -73,16 +75,10 @@ internal sealed class PbConnectionHandler(IServiceScopeFactory scopes, IOptions<
         }
         connection.Start();
         PerspectiveBrokerLog.ConnectionOpened(_logger, start.ConnectionId, start.TransportName, start.RemoteEndPoint);
-        using var stop = new CancellationTokenSource();
-        if (settings.CloseOnTokenExpiry && start.User?.Identity?.IsAuthenticated == true && start.IdentityExpiry is { } expiry)
-        {
-            _ = PortalRoot.CloseAtAsync(connection.CloseAsync, expiry, settings.Portal.TimeProvider, stop.Token);
-        }
         using (start.Aborted.Register(static c => _ = ((PbConnection)c!).DisposeAsync().AsTask(), connection))
         {
             await connection.Completion.ConfigureAwait(false);
         }
-        await stop.CancelAsync().ConfigureAwait(false);
         PerspectiveBrokerLog.ConnectionClosed(_logger, start.ConnectionId, start.TransportName, connection.CloseReason?.Message ?? "closed normally");
     }
 }

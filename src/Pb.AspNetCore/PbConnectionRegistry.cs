@@ -70,7 +70,7 @@ internal sealed class PbConnectionRegistry : IPerspectiveBrokerContext, IDisposa
         {
             if (login.Mind is RemoteReference mind)
             {
-                if (PbGroups.TryPush(mind, method, args))
+                if (mind.TryCallRemoteOneWay(method, args))
                 {
                     sent++;
                 }

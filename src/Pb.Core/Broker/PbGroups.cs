@@ -84,27 +84,13 @@ public sealed class PbGroups
     }
 
     /// <summary>A one-way call that reports a gone or closing peer (counted) instead of throwing.</summary>
-    internal static bool TryPush(object target, string method, object?[] args)
+    private static bool TryPush(object target, string method, object?[] args)
     {
         if (target is IRemoteCacheObserver observer)
         {
             return LiveCacheable.TryPush(observer, method, args);
         }
-        var reference = (RemoteReference)target;
-        try
-        {
-            if (reference.IsConnected)
-            {
-                reference.CallRemoteOneWay(method, args);
-                return true;
-            }
-        }
-        catch (Exception e) when (e is DeadReferenceException or ConnectionLostException or ObjectDisposedException or Banana.BananaException or InvalidOperationException)
-        {
-            // Gone or closing, or this one message is too large for it.
-        }
-        reference.Broker.Metrics.DroppedPush();
-        return false;
+        return ((RemoteReference)target).TryCallRemoteOneWay(method, args);
     }
 
     private bool AddCore(string group, object target, CancellationToken disconnected)

@@ -106,6 +106,30 @@ public sealed class RemoteReference : IDisposable, IAsyncDisposable, IEquatable<
         _ = Broker.CallAsync(this, method, args, kwargs, answerRequired: false, CancellationToken.None);
     }
 
+    /// <summary>
+    /// A one-way call for pushes: false, instead of an exception, when the peer is gone or closing, this reference was
+    /// released, or the message is too large for it (counted in <c>pb.pushes.dropped</c>).
+    /// </summary>
+    public bool TryCallRemoteOneWay(string method, params object?[] args)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(args);
+        try
+        {
+            if (IsConnected)
+            {
+                _ = Broker.CallAsync(this, method, args, null, answerRequired: false, CancellationToken.None);
+                return true;
+            }
+        }
+        catch (Exception e) when (e is DeadReferenceException or ConnectionLostException or ObjectDisposedException or Banana.BananaException or InvalidOperationException)
+        {
+            // Gone or closing, or this one message is too large for it.
+        }
+        Broker.Metrics.DroppedPush();
+        return false;
+    }
+
     private void ThrowIfReleased() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _released) != 0, this);
 
     /// <summary>Releases this reference: the peer is told (<c>decref</c>), once.</summary>

@@ -49,11 +49,13 @@ public sealed class ClaimsIdentityChecker : ICredentialsChecker
 }
 
 /// <summary>When a claims identity stops being valid.</summary>
-internal static class TokenExpiry
+/// <summary>When a token-carried identity expires.</summary>
+public static class TokenExpiry
 {
     /// <summary>The <c>exp</c> claim (seconds since 1970, as JWTs carry it) of <paramref name="user"/>, or null.</summary>
-    internal static DateTimeOffset? Of(System.Security.Claims.ClaimsPrincipal user)
+    public static DateTimeOffset? Of(System.Security.Claims.ClaimsPrincipal user)
     {
+        ArgumentNullException.ThrowIfNull(user);
         if (user.FindFirst("exp")?.Value is not { } exp
             || !long.TryParse(exp, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long seconds)
             || seconds < DateTimeOffset.MinValue.ToUnixTimeSeconds() || seconds > DateTimeOffset.MaxValue.ToUnixTimeSeconds())

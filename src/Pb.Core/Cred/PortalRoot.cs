@@ -173,23 +173,9 @@ internal sealed class PortalRoot : Root
         Referenceable avatar = await LogInAsync(user is null ? new FailedCredentials() : new ClaimsCredentials(user), mind).ConfigureAwait(false);
         if (_options.CloseOnTokenExpiry && user is not null && TokenExpiry.Of(user) is { } expiry)
         {
-            _ = CloseAtAsync(_broker.CloseAsync, expiry, _options.TimeProvider, _broker.Disconnected);
+            _ = Pb.Internal.LongDelay.CloseAtAsync(_broker.CloseAsync, expiry, _options.TimeProvider, _broker.Disconnected);
         }
         return avatar;
-    }
-
-    /// <summary>Runs <paramref name="close"/> (1008 on a WebSocket) when the token the connection logged in with expires.</summary>
-    internal static async Task CloseAtAsync(Func<Exception, Task> close, DateTimeOffset expiry, TimeProvider time, CancellationToken stop)
-    {
-        try
-        {
-            await Pb.Internal.LongDelay.UntilAsync(expiry, time, stop).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-        await close(new PbProtocolException("The token this connection logged in with has expired (CloseOnTokenExpiry).") { IsPolicyViolation = true }).ConfigureAwait(false);
     }
 
     /// <summary>An invalid token: a failed login like a wrong password (counted, delayed).</summary>

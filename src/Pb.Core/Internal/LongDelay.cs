@@ -22,4 +22,18 @@ internal static class LongDelay
             await Task.Delay(left < MaxStep ? left : MaxStep, time, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Runs <paramref name="close"/> (a policy close: 1008 on a WebSocket) at <paramref name="expiry"/>, unless <paramref name="stop"/> comes first.</summary>
+    internal static async Task CloseAtAsync(Func<Exception, Task> close, DateTimeOffset expiry, TimeProvider time, CancellationToken stop)
+    {
+        try
+        {
+            await UntilAsync(expiry, time, stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        await close(new PbProtocolException("The token this connection logged in with has expired (CloseOnTokenExpiry).") { IsPolicyViolation = true }).ConfigureAwait(false);
+    }
 }

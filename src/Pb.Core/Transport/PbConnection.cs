@@ -41,7 +41,14 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
     private Broker? _broker;
     private int _shutdown;
 
-    internal PbConnection(IDuplexPipe pipe, bool isServer, BrokerOptions options, Func<PbConnection, object?>? rootFactory, ILogger? logger, IAsyncDisposable? owner)
+    /// <summary>
+    /// PB over any duplex pipe (a socket, a WebSocket, an in-memory pipe): the seam <see cref="PbServer"/>,
+    /// <see cref="PbClient"/> and Pb.AspNetCore all run PB through, so another host (or a test) can do the same. Set the
+    /// init properties, then call <see cref="Start"/>. A server (<paramref name="isServer"/>) offers the dialects and
+    /// publishes the object <paramref name="rootFactory"/> makes as <c>"root"</c>; <paramref name="owner"/>, when given,
+    /// is disposed after the connection closed (the pipe's transport).
+    /// </summary>
+    public PbConnection(IDuplexPipe pipe, bool isServer, BrokerOptions options, Func<PbConnection, object?>? rootFactory = null, ILogger? logger = null, IAsyncDisposable? owner = null)
     {
         _pipe = pipe;
         _isServer = isServer;
@@ -58,7 +65,8 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
     /// <summary>The negotiated dialect (<see cref="BananaDialect.None"/> until negotiation ends).</summary>
     public BananaDialect Dialect { get; private set; }
 
-    internal BrokerOptions Options => _options;
+    /// <summary>The settings of this connection.</summary>
+    public BrokerOptions Options => _options;
 
     /// <summary>The banana limits in force.</summary>
     public BananaLimits Limits => _options.BananaLimits;
@@ -131,10 +139,24 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
     /// <summary>How many of our objects the peer holds references to now (the root not counted).</summary>
     public int ExportedObjectCount => _broker?.ExportedCount ?? 0;
 
-    internal void Start()
+    /// <summary>
+    /// When set, the connection closes then as a policy violation (WebSocket 1008): the identity it carries (a JWT's
+    /// <c>exp</c>, a cookie ticket's expiry) runs out. Default null.
+    /// </summary>
+    public DateTimeOffset? CloseAt { get; init; }
+
+    /// <summary>The clock of <see cref="CloseAt"/>. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Starts reading and negotiating; once only.</summary>
+    public void Start()
     {
         _metrics.Connections.Add(1);
         _ = ReadLoopAsync();
+        if (CloseAt is { } expiry)
+        {
+            _ = Pb.Internal.LongDelay.CloseAtAsync(CloseAsync, expiry, TimeProvider, _closing.Token);
+        }
         if (_options.HandshakeTimeout != Timeout.InfiniteTimeSpan)
         {
             _ = WatchHandshakeAsync();
@@ -583,7 +605,8 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
     /// Closes gracefully for <paramref name="reason"/>: what is queued (an error answer) gets a bounded moment to reach
     /// the peer, then the connection closes.
     /// </summary>
-    internal Task CloseAsync(Exception reason) => ShutdownAsync(reason);
+    /// <summary>Closes the connection because of <paramref name="reason"/>: what is queued is sent first (a <see cref="PbProtocolException"/> with <c>IsPolicyViolation</c> closes a WebSocket with 1008).</summary>
+    public Task CloseAsync(Exception reason) => ShutdownAsync(reason);
 
     Task IBrokerTransport.CloseAsync(Exception reason) => ShutdownAsync(reason);
 

@@ -6,11 +6,12 @@ using Microsoft.Extensions.Logging;
 namespace Pb;
 
 /// <summary>A socket as a duplex pipe.</summary>
-internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
+public sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
 {
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
 
+    /// <summary>Wraps a connected socket (no delay, keep-alive on); disposing the pipe closes it.</summary>
     public SocketPipe(Socket socket)
     {
         _socket = socket;
@@ -21,15 +22,17 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
         Output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(leaveOpen: true));
     }
 
+    /// <inheritdoc/>
     public PipeReader Input { get; }
 
+    /// <inheritdoc/>
     public PipeWriter Output { get; }
 
     /// <summary>
     /// PB has no keep-alive of its own: TCP keep-alive (first probe after 30 s idle, then every 10 s, 3 tries) notices
     /// a peer that vanished without closing, so its avatars are logged out and its tables freed.
     /// </summary>
-    internal static void EnableKeepAlive(Socket socket)
+    public static void EnableKeepAlive(Socket socket)
     {
         try
         {
@@ -44,6 +47,7 @@ internal sealed class SocketPipe : IDuplexPipe, IAsyncDisposable
         }
     }
 
+    /// <summary>Shuts the socket down and closes it.</summary>
     public async ValueTask DisposeAsync()
     {
         try

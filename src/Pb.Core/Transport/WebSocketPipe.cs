@@ -11,7 +11,7 @@ namespace Pb;
 /// <see cref="IBananaTranscoder"/> (a sub-protocol such as <c>pb.msgpack</c>) each message instead holds whole values of
 /// that encoding: one message per batch the connection flushed, translated to and from banana at this boundary.
 /// </summary>
-internal sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposable
+public sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposable
 {
     /// <summary>The WebSocket sub-protocol for banana (the same bytes as TCP).</summary>
     public const string BananaSubProtocol = "pb.banana";
@@ -30,6 +30,7 @@ internal sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposabl
     private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
     private string _closeDescription = "closed";
 
+    /// <summary>Carries PB over <paramref name="socket"/> (an open WebSocket), translated by <paramref name="transcoder"/> when it is not <c>pb.banana</c>.</summary>
     public WebSocketPipe(WebSocket socket, IBananaTranscoder? transcoder = null, BananaLimits? limits = null)
     {
         _socket = socket;
@@ -39,8 +40,10 @@ internal sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposabl
         _sending = SendAsync();
     }
 
+    /// <inheritdoc/>
     public PipeReader Input => _incoming.Reader;
 
+    /// <inheritdoc/>
     public PipeWriter Output => _outgoing.Writer;
 
     /// <summary>Completes when both directions have stopped.</summary>
@@ -240,7 +243,7 @@ internal sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposabl
     /// 1008 when it broke a policy (did not read, too slow), 1011 after an error of ours. The text is fixed per status:
     /// nothing of the message or the error travels.
     /// </summary>
-    public void SetCloseReason(Exception? reason)
+    void IClosingPipe.SetCloseReason(Exception? reason)
     {
         (_closeStatus, _closeDescription) = reason switch
         {
@@ -255,6 +258,7 @@ internal sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposabl
 
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>Closes the WebSocket (with the status of the close reason) after what is queued was sent.</summary>
     public async ValueTask DisposeAsync()
     {
         await _outgoing.Writer.CompleteAsync().ConfigureAwait(false);
