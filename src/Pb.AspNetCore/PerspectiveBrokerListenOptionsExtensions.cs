@@ -10,7 +10,9 @@ public static class PerspectiveBrokerListenOptionsExtensions
 {
     /// <summary>
     /// Serves raw PB (as Twisted's <c>PBServerFactory</c> does) on this Kestrel endpoint, with the root chosen by
-    /// AddPerspectiveBroker: <c>options.ListenLocalhost(8800, l => l.UsePerspectiveBroker())</c>.
+    /// AddPerspectiveBroker: <c>options.ListenAnyIP(8800, l => { l.UseHttps(); l.UsePerspectiveBroker(); })</c>. Put
+    /// <c>UseHttps()</c> first on any network that is not yours: PB's password login sends an MD5 challenge response and
+    /// <c>loginToken</c> a bearer token over this socket.
     /// </summary>
     public static ListenOptions UsePerspectiveBroker(this ListenOptions listenOptions)
     {

@@ -75,4 +75,59 @@ public sealed class TcpInSameHostTests
         // ...and the WebSocket user sees it.
         Assert.Equal("from twisted (by bob)", await alice.CallRemoteAsync<string>("get_note"));
     }
+
+    /// <summary>A self-signed certificate for localhost, loaded the way Kestrel loads one from a file.</summary>
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 LocalhostCertificate()
+    {
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", rsa,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        var names = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        names.AddDnsName("localhost");
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using System.Security.Cryptography.X509Certificates.X509Certificate2 made = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(made.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx), null);
+    }
+
+    [Fact]
+    public async Task Raw_pb_over_tls_logs_in_with_a_password_and_a_plain_client_gets_nothing()
+    {
+        using System.Security.Cryptography.X509Certificates.X509Certificate2 certificate = LocalhostCertificate();
+        var realm = new NoteRealm();
+        ListenOptions? pbListener = null;
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddPerspectiveBroker().UsePortal(_ => new Portal(realm,
+            new InMemoryPasswordChecker(new Dictionary<string, string> { ["alice"] = "secret" })));
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            listen.UseHttps(certificate);              // TLS first: the challenge response and tokens travel inside it
+            pbListener = listen.UsePerspectiveBroker();
+        }));
+        await using WebApplication app = builder.Build();
+        await app.StartAsync(Ct);
+        int port = pbListener!.IPEndPoint!.Port;
+
+        var tls = new System.Net.Security.SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            // The test's own certificate, pinned; a real client validates the chain (the default).
+            RemoteCertificateValidationCallback = (_, presented, _, _) => presented?.GetCertHashString() == certificate.GetCertHashString(),
+        };
+        await using (PbClient client = await PbClient.ConnectAsync("127.0.0.1", port, tls, cancellationToken: Ct))
+        {
+            using RemoteReference alice = await client.LoginAsync(new UsernamePassword("alice", "secret"), cancellationToken: Ct);
+            await alice.CallRemoteAsync("set_note", "over tls");
+            Assert.Equal("over tls (by alice)", await alice.CallRemoteAsync<string>("get_note"));
+        }
+
+        // A client that skips TLS never sees a PB byte: the server waits for a TLS hello that does not come.
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        patience.CancelAfter(TimeSpan.FromSeconds(3));
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await using PbClient plain = await PbClient.ConnectAsync("127.0.0.1", port, cancellationToken: patience.Token);
+        });
+    }
 }

@@ -29,6 +29,50 @@ public sealed class CredInteropTests
     }
 
     [Fact]
+    public async Task A_twisted_client_logs_in_over_tls_to_our_server_and_so_does_ours()
+    {
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", rsa,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        var names = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        using System.Security.Cryptography.X509Certificates.X509Certificate2 made = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+        using System.Security.Cryptography.X509Certificates.X509Certificate2 certificate =
+            System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(made.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx), null);
+        string pem = Path.Combine(Path.GetTempPath(), $"pb-tls-{Guid.NewGuid():N}.pem");
+        await File.WriteAllTextAsync(pem, certificate.ExportCertificatePem(), Ct);
+        try
+        {
+            var portal = new Portal(new CredRealm(), new InMemoryPasswordChecker(new Dictionary<string, string> { ["alice"] = "secret" }));
+            await using var server = new PbServer(PortalServer.RootFactory(portal))
+            {
+                Tls = new System.Net.Security.SslServerAuthenticationOptions { ServerCertificate = certificate },
+            };
+            server.Start(new IPEndPoint(IPAddress.Loopback, 0));
+            string port = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+            TwistedScript.ScriptResult twisted = await TwistedScript.RunUncheckedAsync("pb_tls_client.py",
+                ["--port", port, "--ca", pem, "--user", "alice", "--password", "secret"], [], Ct);
+            Assert.True(twisted.ExitCode == 0, twisted.Stderr + string.Join('\n', twisted.Lines));
+            Assert.Equal("alice", Assert.Single(twisted.Lines).GetProperty("whoami").GetString());
+
+            var tls = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                RemoteCertificateValidationCallback = (_, presented, _, _) => presented?.GetCertHashString() == certificate.GetCertHashString(),
+            };
+            await using PbClient ours = await PbClient.ConnectAsync("127.0.0.1", server.Port, tls, cancellationToken: Ct);
+            using RemoteReference alice = await ours.LoginAsync(new UsernamePassword("alice", "secret"), cancellationToken: Ct);
+            Assert.Equal("alice", await alice.CallRemoteAsync<string>("whoami"));
+        }
+        finally
+        {
+            File.Delete(pem);
+        }
+    }
+
+    [Fact]
     public async Task Pipelined_guesses_from_a_twisted_client_are_refused_past_the_limit()
     {
         // The same 50 pipelined login/respond pairs (49 wrong, the right one last): Twisted's own portal, which has

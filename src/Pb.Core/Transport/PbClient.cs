@@ -31,6 +31,39 @@ public sealed class PbClient : IAsyncDisposable
         return await StartAsync(pipe, pipe, options, logger, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Connects to a PB server over TLS (Twisted's <c>connectSSL</c>; Kestrel's <c>UseHttps()</c> before
+    /// <c>UsePerspectiveBroker()</c>). Use it whenever the network is not yours: PB's password login sends an MD5
+    /// challenge response and <c>loginToken</c> a bearer token, both readable and replayable on a plain connection.
+    /// <paramref name="tls"/> names the server (<see cref="System.Net.Security.SslClientAuthenticationOptions.TargetHost"/>
+    /// defaults to <paramref name="host"/>) and may pin or validate its certificate.
+    /// </summary>
+    public static async Task<PbClient> ConnectAsync(string host, int port, System.Net.Security.SslClientAuthenticationOptions tls, BrokerOptions? options = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tls);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        System.Net.Security.SslStream? ssl = null;
+        try
+        {
+            await socket.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
+            SocketPipe.EnableKeepAlive(socket);
+            ssl = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+            tls.TargetHost ??= host;
+            await ssl.AuthenticateAsClientAsync(tls, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (ssl is not null)
+            {
+                await ssl.DisposeAsync().ConfigureAwait(false);
+            }
+            socket.Dispose();
+            throw;
+        }
+        var pipe = new StreamPipe(ssl);
+        return await StartAsync(pipe, pipe, options, logger, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Runs the client side of PB over <paramref name="pipe"/> and waits for the dialect negotiation.</summary>
     private static async Task<PbClient> StartAsync(System.IO.Pipelines.IDuplexPipe pipe, IAsyncDisposable owner, BrokerOptions? options, ILogger? logger, CancellationToken cancellationToken)
     {

@@ -102,22 +102,67 @@ public sealed class PbServer : IAsyncDisposable
                     continue;
                 }
             }
-            var pipe = new SocketPipe(socket);
-            var connection = new PbConnection(pipe, isServer: true, _options, _rootFactory, logger, pipe);
-            lock (_connections)
+            if (Tls is null)
             {
-                _connections.Add(connection);
+                var pipe = new SocketPipe(socket);
+                Run(pipe, pipe, logger);
             }
-            _ = connection.Completion.ContinueWith(static (_, s) =>
+            else
             {
-                var (set, c) = ((HashSet<PbConnection>, PbConnection))s!;
-                lock (set)
-                {
-                    set.Remove(c);
-                }
-            }, (_connections, connection), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            connection.Start();
+                _ = AuthenticateAsync(socket, Tls, logger);
+            }
         }
+    }
+
+    /// <summary>
+    /// When set, every connection speaks TLS first (Twisted's <c>listenSSL</c>), with this certificate and these
+    /// settings. Default null: plain TCP. Use TLS on any network that is not yours: PB's password login sends an MD5
+    /// challenge response and <c>loginToken</c> a bearer token. The handshake must end within
+    /// <see cref="BrokerOptions.HandshakeTimeout"/>.
+    /// </summary>
+    public System.Net.Security.SslServerAuthenticationOptions? Tls { get; init; }
+
+    /// <summary>The TLS handshake of one accepted socket, off the accept loop; the connection starts once it succeeded.</summary>
+    private async Task AuthenticateAsync(Socket socket, System.Net.Security.SslServerAuthenticationOptions tls, ILogger logger)
+    {
+        SocketPipe.EnableKeepAlive(socket);
+        socket.NoDelay = true;
+        var ssl = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            if (_options.HandshakeTimeout != Timeout.InfiniteTimeSpan)
+            {
+                timeout.CancelAfter(_options.HandshakeTimeout);
+            }
+            await ssl.AuthenticateAsServerAsync(tls, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or System.Security.Authentication.AuthenticationException or SocketException)
+        {
+            PbServerLog.TlsHandshakeFailed(logger, e);
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
+        var pipe = new StreamPipe(ssl);
+        Run(pipe, pipe, logger);
+    }
+
+    private void Run(IDuplexPipe pipe, IAsyncDisposable owner, ILogger logger)
+    {
+        var connection = new PbConnection(pipe, isServer: true, _options, _rootFactory, logger, owner);
+        lock (_connections)
+        {
+            _connections.Add(connection);
+        }
+        _ = connection.Completion.ContinueWith(static (_, s) =>
+        {
+            var (set, c) = ((HashSet<PbConnection>, PbConnection))s!;
+            lock (set)
+            {
+                set.Remove(c);
+            }
+        }, (_connections, connection), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        connection.Start();
     }
 
     /// <summary>Stops listening and closes every connection.</summary>

@@ -9,4 +9,7 @@ internal static partial class PbServerLog
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Refused a connection: {MaxConnections} are open (BrokerOptions.MaxConnections).")]
     public static partial void ConnectionRefused(ILogger logger, int maxConnections);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "A TLS handshake failed or timed out; the connection is closed.")]
+    public static partial void TlsHandshakeFailed(ILogger logger, Exception exception);
 }
