@@ -1,6 +1,6 @@
 namespace Pb.Cred;
 
-/// <summary>Publishes a <see cref="Portal"/> over PB.</summary>
+/// <summary>Publishes a <see cref="Portal"/> over PB (the glue between Cred and Transport; it lives in Transport so Cred never takes a PbConnection).</summary>
 public static class PortalServer
 {
     /// <summary>
