@@ -258,14 +258,46 @@ public sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposable
 
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>Reads (and drops) what the peer still sends until its close frame, for at most <paramref name="wait"/>.</summary>
+    private async Task AwaitPeerCloseAsync(TimeSpan wait)
+    {
+        if (wait <= TimeSpan.Zero)
+        {
+            return;
+        }
+        using var timeout = new CancellationTokenSource(wait);
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            while ((await _socket.ReceiveAsync(scratch.AsMemory(), timeout.Token).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
+            {
+            }
+        }
+        catch (IOException)
+        {
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
     /// <summary>Closes the WebSocket (with the status of the close reason) after what is queued was sent.</summary>
     public async ValueTask DisposeAsync()
     {
         await _outgoing.Writer.CompleteAsync().ConfigureAwait(false);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             // The send loop writes what is left and the close frame (with its status); the peer answers the close.
             await Completion.WaitAsync(CloseTimeout).ConfigureAwait(false);
+            if (_socket.State == WebSocketState.CloseSent)
+            {
+                // Our close is out but nobody receives any more (the receive loop ended with the connection's input):
+                // wait, within the same bound, for the peer's close. Aborting at once could reset the socket before the
+                // peer read our close frame, and it would see a connection dropped without a status.
+                await AwaitPeerCloseAsync(CloseTimeout - System.Diagnostics.Stopwatch.GetElapsedTime(started)).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException or WebSocketException)
         {
