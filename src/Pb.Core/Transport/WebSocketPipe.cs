@@ -258,7 +258,13 @@ public sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposable
 
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
 
-    /// <summary>Reads (and drops) what the peer still sends until its close frame, for at most <paramref name="wait"/>.</summary>
+    /// <summary>How much a closing peer may still send before its close frame; past it, the socket is aborted.</summary>
+    private const int MaxBytesAfterClose = 64 * 1024;
+
+    /// <summary>
+    /// Reads (and drops) what the peer still sends until its close frame, for at most <paramref name="wait"/> and
+    /// <see cref="MaxBytesAfterClose"/> bytes (a peer that keeps pumping data is not read any further).
+    /// </summary>
     private async Task AwaitPeerCloseAsync(TimeSpan wait)
     {
         if (wait <= TimeSpan.Zero)
@@ -269,8 +275,15 @@ public sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposable
         byte[] scratch = ArrayPool<byte>.Shared.Rent(4096);
         try
         {
-            while ((await _socket.ReceiveAsync(scratch.AsMemory(), timeout.Token).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
+            long dropped = 0;
+            while (dropped <= MaxBytesAfterClose)
             {
+                ValueWebSocketReceiveResult result = await _socket.ReceiveAsync(scratch.AsMemory(), timeout.Token).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+                dropped += result.Count;
             }
         }
         catch (IOException)
