@@ -80,16 +80,22 @@ run_npm_suites() {
     [ -f "$ws/package.json" ] || continue
     if node -e 'process.exit(require("./'"$ws"'/package.json").scripts?.test ? 0 : 1)'; then
       log "running npm tests in $ws"
-      local out rc
-      out=$(cd "$ws" && npm test --silent 2>&1); rc=$?
-      printf '%s\n' "$out"
-      # node's test runner reports "# pass N", "# fail N", "# skipped N"
-      local p f s
-      p=$(grep -Eo '^# pass [0-9]+' <<<"$out" | awk '{s+=$3} END {print s+0}')
-      f=$(grep -Eo '^# fail [0-9]+' <<<"$out" | awk '{s+=$3} END {print s+0}')
-      s=$(grep -Eo '^# (skipped|todo) [0-9]+' <<<"$out" | awk '{s+=$3} END {print s+0}')
-      PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
-      if [ $rc -ne 0 ] && [ "$f" = 0 ]; then FAILED=$((FAILED + 1)); fi
+      local junit="$RESULTS/Pb.Js.Client.Tests/junit.xml" rc t f e s
+      rm -f "$junit"
+      (cd "$ws" && npm run --silent typecheck && npm test --silent); rc=$?
+      # vitest writes a JUnit report (vitest.config.ts): count from its root element
+      if [ -f "$junit" ]; then
+        local line
+        line=$(grep -o '<testsuites [^>]*>' "$junit" | head -n 1)
+        t=$(sed -n 's/.* tests="\([0-9]*\)".*/\1/p' <<<"$line")
+        f=$(sed -n 's/.* failures="\([0-9]*\)".*/\1/p' <<<"$line")
+        e=$(sed -n 's/.* errors="\([0-9]*\)".*/\1/p' <<<"$line")
+        s=$(grep -o '<skipped' "$junit" | wc -l)
+        PASSED=$((PASSED + ${t:-0} - ${f:-0} - ${e:-0} - s)); FAILED=$((FAILED + ${f:-0} + ${e:-0})); SKIPPED=$((SKIPPED + s))
+        if [ $rc -ne 0 ] && [ "$((${f:-0} + ${e:-0}))" = 0 ]; then FAILED=$((FAILED + 1)); fi
+      else
+        log "$ws produced no test report"; FAILED=$((FAILED + 1))
+      fi
     fi
   done
 }

@@ -1,0 +1,220 @@
+import {
+  BananaError, BananaFloat, DEFAULT_BANANA_LIMITS, FLOAT, INT, LIST, LONGINT, LONGNEG, NEG, STRING, VOCAB, VOCABULARY,
+  type BananaDialect, type BananaLimits, type BananaValue,
+} from "./BananaTypes.js";
+
+const encoder = new TextEncoder();
+const vocabularyBytes: readonly Uint8Array[] = VOCABULARY.map((word) => encoder.encode(word));
+
+interface OpenList {
+  readonly expected: number;
+  readonly items: BananaValue[];
+}
+
+/**
+ * Reads banana incrementally, as Twisted's `Banana.dataReceived` does, without its quadratic re-buffering: bytes go
+ * into one growing buffer read from an offset, a token is taken only once it is complete (a partial one waits for the
+ * next chunk and consumes nothing), and nesting is kept on an explicit stack with a depth cap.
+ */
+export class BananaParser {
+  #buffer = new Uint8Array(0);
+  #start = 0;
+  #end = 0;
+  #stack: OpenList[] = [];
+  #messageBytes = 0;
+
+  constructor(public dialect: BananaDialect = "none", private readonly limits: BananaLimits = DEFAULT_BANANA_LIMITS) {}
+
+  /** Adds bytes and returns every top-level s-expression they complete. Throws {@link BananaError} on bad input. */
+  feed(chunk: Uint8Array): BananaValue[] {
+    this.#append(chunk);
+    const out: BananaValue[] = [];
+    for (;;) {
+      const item = this.#next();
+      if (item === undefined) {
+        break;
+      }
+      out.push(item);
+    }
+    if (this.#messageBytes + (this.#end - this.#start) > this.limits.maxMessageSize) {
+      throw new BananaError(`Security precaution: a message larger than ${this.limits.maxMessageSize} bytes (BananaLimits.maxMessageSize).`);
+    }
+    return out;
+  }
+
+  /** Whether bytes of an unfinished item are waiting. */
+  get hasPartial(): boolean {
+    return this.#end > this.#start || this.#stack.length > 0;
+  }
+
+  #append(chunk: Uint8Array): void {
+    const pending = this.#end - this.#start;
+    if (this.#end + chunk.length > this.#buffer.length) {
+      if (pending + chunk.length <= this.#buffer.length && this.#start > 0) {
+        this.#buffer.copyWithin(0, this.#start, this.#end);
+      } else {
+        const grown = new Uint8Array(Math.max(1024, (pending + chunk.length) * 2));
+        grown.set(this.#buffer.subarray(this.#start, this.#end));
+        this.#buffer = grown;
+      }
+      this.#start = 0;
+      this.#end = pending;
+    }
+    this.#buffer.set(chunk, this.#end);
+    this.#end += chunk.length;
+  }
+
+  /** The next complete top-level item, or undefined when more bytes are needed. */
+  #next(): BananaValue | undefined {
+    for (;;) {
+      const token = this.#token();
+      if (token === undefined) {
+        return undefined;
+      }
+      let item: BananaValue | undefined = token.value;
+      if (token.openList !== undefined) {
+        if (this.#stack.length >= this.limits.maxDepth) {
+          throw new BananaError(`Security precaution: lists nested deeper than ${this.limits.maxDepth} (BananaLimits.maxDepth).`);
+        }
+        this.#stack.push({ expected: token.openList, items: [] });
+        item = undefined;
+      }
+      if (item !== undefined) {
+        const top = this.#stack.at(-1);
+        if (top === undefined) {
+          this.#messageBytes = 0;
+          return item;
+        }
+        top.items.push(item);
+      }
+      // Close every list this token completed (an empty list completes at once).
+      for (let top = this.#stack.at(-1); top !== undefined && top.items.length === top.expected; top = this.#stack.at(-1)) {
+        this.#stack.pop();
+        const parent = this.#stack.at(-1);
+        if (parent === undefined) {
+          this.#messageBytes = 0;
+          return top.items;
+        }
+        parent.items.push(top.items);
+      }
+    }
+  }
+
+  /** Reads one token, or undefined (consuming nothing) when it is not complete yet. */
+  #token(): { value?: BananaValue; openList?: number } | undefined {
+    const b = this.#buffer;
+    const limit = this.limits.maxHeaderLength;
+    let pos = this.#start;
+    while (pos < this.#end && b[pos]! < 0x80) {
+      pos++;
+    }
+    const headerLength = pos - this.#start;
+    if (pos === this.#end) {
+      if (headerLength > limit) {
+        throw new BananaError(`Security precaution: more than ${limit} bytes of prefix`);
+      }
+      return undefined;
+    }
+    if (headerLength > limit) {
+      throw new BananaError(`Security precaution: longer than ${limit} bytes worth of prefix`);
+    }
+    const type = b[pos]!;
+    const headerStart = this.#start;
+    const rest = pos + 1;
+    const take = (end: number): void => {
+      this.#messageBytes += end - this.#start;
+      this.#start = end;
+      if (this.#messageBytes > this.limits.maxMessageSize) {
+        throw new BananaError(`Security precaution: a message larger than ${this.limits.maxMessageSize} bytes (BananaLimits.maxMessageSize).`);
+      }
+    };
+    switch (type) {
+      case LIST: {
+        const n = this.#smallHeader(headerStart, headerLength);
+        if (n > this.limits.maxItemLength) {
+          throw new BananaError("Security precaution: List too long.");
+        }
+        take(rest);
+        return { openList: n };
+      }
+      case STRING: {
+        const n = this.#smallHeader(headerStart, headerLength);
+        if (n > this.limits.maxItemLength) {
+          throw new BananaError("Security precaution: String too long.");
+        }
+        if (this.#end - rest < n) {
+          return undefined;
+        }
+        const value = b.slice(rest, rest + n);
+        take(rest + n);
+        return { value };
+      }
+      case INT:
+      case LONGINT: {
+        const value = this.#header(headerStart, headerLength);
+        take(rest);
+        return { value };
+      }
+      case NEG:
+      case LONGNEG: {
+        const n = this.#header(headerStart, headerLength);
+        take(rest);
+        return { value: typeof n === "bigint" ? normalize(-n) : n === 0 ? 0 : -n };
+      }
+      case FLOAT: {
+        if (this.#end - rest < 8) {
+          return undefined;
+        }
+        const value = new BananaFloat(new DataView(b.buffer, b.byteOffset + rest, 8).getFloat64(0, false));
+        take(rest + 8);
+        return { value };
+      }
+      case VOCAB: {
+        const n = this.#smallHeader(headerStart, headerLength);
+        if (this.dialect !== "pb") {
+          throw new BananaError(`Invalid item for pb protocol: VOCAB ${n} in the none dialect`);
+        }
+        const word = n >= 1 && n < vocabularyBytes.length ? vocabularyBytes[n] : undefined;
+        if (word === undefined) {
+          throw new BananaError(`Unknown vocabulary index ${n}`);
+        }
+        take(rest);
+        return { value: word.slice() };
+      }
+      default:
+        throw new BananaError(`Invalid Type Byte 0x${type.toString(16).padStart(2, "0")}`);
+    }
+  }
+
+  /** A header that must fit a safe integer (lengths, vocabulary indexes): anything larger is simply too long. */
+  #smallHeader(start: number, length: number): number {
+    const n = this.#header(start, length);
+    return typeof n === "bigint" ? Number.MAX_SAFE_INTEGER : n;
+  }
+
+  /** The base-128 header value: a number when safe, else a bigint. */
+  #header(start: number, length: number): number | bigint {
+    const b = this.#buffer;
+    if (length <= 7) {
+      let n = 0;
+      for (let i = length - 1; i >= 0; i--) {
+        n = n * 128 + b[start + i]!;
+      }
+      return n;
+    }
+    let n = 0n;
+    for (let i = length - 1; i >= 0; i--) {
+      n = (n << 7n) | BigInt(b[start + i]!);
+    }
+    return normalize(n);
+  }
+}
+
+function normalize(n: bigint): number | bigint {
+  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
+
+/** Decodes bytes holding whole s-expressions (a test helper and a one-shot decoder). */
+export function decodeBanana(bytes: Uint8Array, dialect: BananaDialect = "none", limits: BananaLimits = DEFAULT_BANANA_LIMITS): BananaValue[] {
+  return new BananaParser(dialect, limits).feed(bytes);
+}

@@ -1,0 +1,9 @@
+import { defineConfig } from "vitest/config";
+
+// The tests live beside the other suites, in tests/Pb.Js.Client.Tests (STYLE: tests mirror the source rooms).
+export default defineConfig({
+  test: {
+    include: ["../../tests/Pb.Js.Client.Tests/**/*.test.ts"],
+    reporters: ["default", ["junit", { outputFile: "../../artifacts/test-results/Pb.Js.Client.Tests/junit.xml" }]],
+  },
+});
