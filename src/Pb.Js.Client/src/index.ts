@@ -11,3 +11,10 @@ export {
 } from "./banana/BananaTypes.js";
 export { BananaWriter, encodeBanana } from "./banana/BananaWriter.js";
 export { BananaParser, decodeBanana } from "./banana/BananaParser.js";
+export {
+  AsFloat, FrozenSet, JellyError, PbDate, PbDateTime, PbDecimal, PbTime, PbTimedelta, Tuple, Unpersistable,
+  type PbValue, type RemoteCopyClass,
+} from "./jelly/JellyValues.js";
+export { JellyRegistry } from "./jelly/JellyRegistry.js";
+export { Jellier, jelly } from "./jelly/Jellier.js";
+export { Unjellier, unjelly } from "./jelly/Unjellier.js";

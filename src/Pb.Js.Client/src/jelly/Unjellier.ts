@@ -1,0 +1,200 @@
+import { BananaFloat, type BananaValue } from "../banana/BananaTypes.js";
+import { JellyRegistry } from "./JellyRegistry.js";
+import {
+  FrozenSet, JellyError, PbDate, PbDateTime, PbDecimal, PbTime, PbTimedelta, Tuple, Unpersistable, type PbValue,
+} from "./JellyValues.js";
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const latin1 = (bytes: Uint8Array): string => String.fromCharCode(...bytes);
+
+/** A value made before its contents, so references inside it (cycles) can point back at it. */
+interface Made {
+  readonly value: PbValue;
+  readonly fill: () => void;
+}
+
+const none: Made["fill"] = () => {};
+
+/**
+ * Jelly s-expressions to values, accepting only what is safe: the plain value atoms and the copied classes
+ * registered on the {@link JellyRegistry}. Everything else (`module`, `class`, `function`, `instance`, an
+ * unregistered class name) is refused with a {@link JellyError}, as Twisted's `InsecureJelly`.
+ */
+export class Unjellier {
+  readonly #references = new Map<number, PbValue>();
+
+  constructor(private readonly registry: JellyRegistry = new JellyRegistry()) {}
+
+  unjelly(tree: BananaValue): PbValue {
+    const made = this.#make(tree);
+    made.fill();
+    return made.value;
+  }
+
+  #make(tree: BananaValue): Made {
+    if (typeof tree === "number" || typeof tree === "bigint") {
+      return { value: tree, fill: none };
+    }
+    if (tree instanceof BananaFloat) {
+      return { value: tree.value, fill: none };
+    }
+    if (tree instanceof Uint8Array) {
+      return { value: tree, fill: none };
+    }
+    const head = tree[0];
+    if (!(head instanceof Uint8Array)) {
+      throw new JellyError("A jelly list must start with a type name.");
+    }
+    const rest = tree.slice(1);
+    const kind = latin1(head);
+    switch (kind) {
+      case "None":
+        return { value: null, fill: none };
+      case "boolean": {
+        const text = this.#text(rest[0]);
+        if (text !== "true" && text !== "false") {
+          throw new JellyError(`A boolean is "true" or "false", not ${JSON.stringify(text)}.`);
+        }
+        return { value: text === "true", fill: none };
+      }
+      case "unicode":
+        return { value: this.#text(rest[0]), fill: none };
+      case "list": {
+        const list: PbValue[] = [];
+        return { value: list, fill: () => { for (const item of rest) list.push(this.unjelly(item)); } };
+      }
+      case "tuple": {
+        const tuple = new Tuple();
+        return { value: tuple, fill: () => { for (const item of rest) tuple.items.push(this.unjelly(item)); } };
+      }
+      case "frozenset": {
+        const set = new FrozenSet();
+        return { value: set, fill: () => { for (const item of rest) set.items.push(this.unjelly(item)); } };
+      }
+      case "set": {
+        const set = new Set<PbValue>();
+        return { value: set, fill: () => { for (const item of rest) set.add(this.unjelly(item)); } };
+      }
+      case "dictionary":
+        return this.#dictionary(rest);
+      case "reference": {
+        const id = rest[0];
+        if (typeof id !== "number" || rest[1] === undefined) {
+          throw new JellyError("A reference needs an id and a value.");
+        }
+        const made = this.#make(rest[1]);
+        this.#references.set(id, made.value);
+        return made;
+      }
+      case "dereference": {
+        const id = rest[0];
+        if (typeof id !== "number" || !this.#references.has(id)) {
+          // Deliberately stricter than Twisted, which leaves a placeholder object in the result.
+          throw new JellyError(`Dereference of id ${String(id)}, which is not defined.`);
+        }
+        return { value: this.#references.get(id) ?? null, fill: none };
+      }
+      case "datetime": {
+        const [y, mo, d, h, mi, s, us] = this.#ints(rest[0], 7);
+        return { value: new PbDateTime(y!, mo!, d!, h!, mi!, s!, us!), fill: none };
+      }
+      case "date": {
+        const [y, mo, d] = this.#ints(rest[0], 3);
+        return { value: new PbDate(y!, mo!, d!), fill: none };
+      }
+      case "time": {
+        const [h, mi, s, us] = this.#ints(rest[0], 4);
+        return { value: new PbTime(h!, mi!, s!, us!), fill: none };
+      }
+      case "timedelta": {
+        const [d, s, us] = this.#ints(rest[0], 3);
+        return { value: new PbTimedelta(d!, s!, us!), fill: none };
+      }
+      case "decimal": {
+        const [coefficient, exponent] = rest;
+        if ((typeof coefficient !== "number" && typeof coefficient !== "bigint") || typeof exponent !== "number") {
+          throw new JellyError("A decimal is a coefficient and an exponent.");
+        }
+        return { value: new PbDecimal(BigInt(coefficient), exponent, Object.is(coefficient, -0)), fill: none };
+      }
+      case "unpersistable":
+        return { value: new Unpersistable(this.#text(rest[0])), fill: none };
+      case "persistent":
+        // Twisted's broker has no persistent store either: the value arrives as an Unpersistable.
+        return { value: new Unpersistable("Persistent callback not found"), fill: none };
+      case "remote":
+      case "local":
+      case "cached":
+      case "lcache":
+        // References to live objects mean something only on a connection: the broker resolves them, never this layer.
+        throw new JellyError(`InsecureJelly: ${kind} (a reference to a live object needs a connection)`);
+      default:
+        return this.#copy(kind, rest);
+    }
+  }
+
+  #dictionary(entries: BananaValue[]): Made {
+    const pairs = entries.map((entry) => {
+      if (!Array.isArray(entry) || entry.length !== 2) {
+        throw new JellyError("A dictionary entry is a key and a value.");
+      }
+      return entry as [BananaValue, BananaValue];
+    });
+    // Text keys only: a plain object without a prototype (so "__proto__" is just a key); any other key: a Map.
+    const textKeys = pairs.every(([k]) => Array.isArray(k) && k[0] instanceof Uint8Array && latin1(k[0]) === "unicode");
+    if (textKeys) {
+      const object = Object.create(null) as Record<string, PbValue>;
+      return { value: object, fill: () => { for (const [k, v] of pairs) object[this.unjelly(k) as string] = this.unjelly(v); } };
+    }
+    const map = new Map<PbValue, PbValue>();
+    return { value: map, fill: () => { for (const [k, v] of pairs) map.set(this.unjelly(k), this.unjelly(v)); } };
+  }
+
+  #copy(tag: string, rest: BananaValue[]): Made {
+    const type = this.registry.find(tag);
+    if (type === undefined || rest.length !== 1) {
+      throw new JellyError(`InsecureJelly: ${tag} (not a registered class; nothing unregistered is made)`);
+    }
+    const instance = new type() as { setCopyableState?: (state: Record<string, PbValue>) => void };
+    return {
+      value: instance,
+      fill: () => {
+        const state = this.unjelly(rest[0]!);
+        const fields: Record<string, PbValue> = state instanceof Map ? Object.fromEntries([...state].map(([k, v]) => [String(k), v])) : (state as Record<string, PbValue>);
+        if (typeof instance.setCopyableState === "function") {
+          instance.setCopyableState(fields);
+        } else {
+          for (const [k, v] of Object.entries(fields)) {
+            if (k !== "__proto__" && k !== "constructor") {
+              (instance as Record<string, PbValue>)[k] = v;
+            }
+          }
+        }
+      },
+    };
+  }
+
+  #text(value: BananaValue | undefined): string {
+    if (!(value instanceof Uint8Array)) {
+      throw new JellyError("Expected a byte string.");
+    }
+    try {
+      return decoder.decode(value);
+    } catch {
+      throw new JellyError("Text that is not UTF-8.");
+    }
+  }
+
+  #ints(value: BananaValue | undefined, count: number): number[] {
+    const parts = this.#text(value).split(" ").map((p) => Number.parseInt(p, 10));
+    if (parts.length !== count || parts.some((n) => !Number.isSafeInteger(n))) {
+      throw new JellyError(`Expected ${count} integers.`);
+    }
+    return parts;
+  }
+}
+
+/** Unjellies one tree on its own. */
+export function unjelly(tree: BananaValue, registry?: JellyRegistry): PbValue {
+  return new Unjellier(registry).unjelly(tree);
+}
