@@ -127,6 +127,10 @@ describe("values", () => {
     expect(map).toBeInstanceOf(Map);
   });
 
+  it("refuses a type name of 640 KB with a JellyError, not a stack overflow", () => {
+    expect(() => unjelly([new Uint8Array(640 * 1024).fill(0x61)])).toThrow(JellyError);
+  });
+
   it("refuses to send an instance of a class nobody registered", () => {
     class Secret { token = "x"; }
     expect(() => jelly(new Secret())).toThrow(/register its class/);

@@ -45,6 +45,9 @@ export class Unjellier {
     if (!(head instanceof Uint8Array)) {
       throw new JellyError("A jelly list must start with a type name.");
     }
+    if (head.length > 256) {
+      throw new JellyError("InsecureJelly: a type name longer than 256 bytes.");
+    }
     const rest = tree.slice(1);
     const kind = latin1(head);
     switch (kind) {
