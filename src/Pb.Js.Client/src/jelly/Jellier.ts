@@ -1,7 +1,7 @@
 import { BananaFloat, type BananaValue } from "../banana/BananaTypes.js";
 import { JellyRegistry } from "./JellyRegistry.js";
 import {
-  AsFloat, FrozenSet, JellyError, PbDate, PbDateTime, PbDecimal, PbTime, PbTimedelta, Tuple, Unpersistable, type PbValue,
+  AsFloat, FrozenSet, JellyError, type JellyContext, PbDate, PbDateTime, PbDecimal, PbTime, PbTimedelta, Tuple, Unpersistable, type PbValue,
 } from "./JellyValues.js";
 
 const encoder = new TextEncoder();
@@ -23,7 +23,7 @@ export class Jellier {
   readonly #cooked = new Map<object, BananaValue[]>();
   #nextRef = 1;
 
-  constructor(private readonly registry: JellyRegistry = new JellyRegistry()) {}
+  constructor(private readonly registry: JellyRegistry = new JellyRegistry(), private readonly context?: JellyContext) {}
 
   jelly(value: PbValue): BananaValue {
     if (value === null || value === undefined) {
@@ -68,6 +68,10 @@ export class Jellier {
     }
     if (value instanceof Unpersistable) {
       return [A.unpersistable, atom(value.reason)];
+    }
+    const byReference = this.context?.jellyReference(value);
+    if (byReference !== undefined) {
+      return byReference;
     }
     const known = this.#checkMutable(value);
     if (known !== undefined) {

@@ -62,6 +62,20 @@ export type PbValue =
   | PbValue[] | Tuple | FrozenSet | Set<PbValue> | Map<PbValue, PbValue> | { [key: string]: PbValue }
   | PbDateTime | PbDate | PbTime | PbTimedelta | PbDecimal | Unpersistable | AsFloat | object;
 
+/**
+ * The broker's side of jelly (the remote/local atoms): objects that travel by reference, and the atoms that name them.
+ * Jelly knows nothing of connections; the broker implements this.
+ */
+export interface JellyContext {
+  /** A tree for `value` when it travels by reference (`["remote", id]`, `["local", id]`), else undefined. */
+  jellyReference(value: object): BananaTree | undefined;
+  /** The value an atom names (`remote`, `local`), or undefined when the atom is not the broker's. */
+  unjellyAtom(kind: string, rest: readonly BananaTree[]): PbValue | undefined;
+}
+
+/** A banana tree as jelly sees it. */
+export type BananaTree = import("../banana/BananaTypes.js").BananaValue;
+
 /** Jelly refused a value: an unregistered class, an atom that is not allowed, a malformed tree. */
 export class JellyError extends Error {
   override readonly name = "JellyError";

@@ -1,7 +1,7 @@
 import { BananaFloat, type BananaValue } from "../banana/BananaTypes.js";
 import { JellyRegistry } from "./JellyRegistry.js";
 import {
-  FrozenSet, JellyError, PbDate, PbDateTime, PbDecimal, PbTime, PbTimedelta, Tuple, Unpersistable, type PbValue,
+  FrozenSet, JellyError, type JellyContext, PbDate, PbDateTime, PbDecimal, PbTime, PbTimedelta, Tuple, Unpersistable, type PbValue,
 } from "./JellyValues.js";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -23,7 +23,7 @@ const none: Made["fill"] = () => {};
 export class Unjellier {
   readonly #references = new Map<number, PbValue>();
 
-  constructor(private readonly registry: JellyRegistry = new JellyRegistry()) {}
+  constructor(private readonly registry: JellyRegistry = new JellyRegistry(), private readonly context?: JellyContext) {}
 
   unjelly(tree: BananaValue): PbValue {
     const made = this.#make(tree);
@@ -128,9 +128,14 @@ export class Unjellier {
       case "remote":
       case "local":
       case "cached":
-      case "lcache":
+      case "lcache": {
+        const live = this.context?.unjellyAtom(kind, rest);
+        if (live !== undefined) {
+          return { value: live, fill: none };
+        }
         // References to live objects mean something only on a connection: the broker resolves them, never this layer.
         throw new JellyError(`InsecureJelly: ${kind} (a reference to a live object needs a connection)`);
+      }
       default:
         return this.#copy(kind, rest);
     }

@@ -1,0 +1,377 @@
+import { BananaParser } from "../banana/BananaParser.js";
+import { BananaError, DEFAULT_BANANA_LIMITS, type BananaLimits, type BananaValue } from "../banana/BananaTypes.js";
+import { BananaWriter, encodeBanana } from "../banana/BananaWriter.js";
+import { ConnectionLostError, DeadReferenceError, RemoteError } from "../Errors.js";
+import { Jellier } from "../jelly/Jellier.js";
+import { JellyRegistry } from "../jelly/JellyRegistry.js";
+import { JellyError, Tuple, type JellyContext, type PbValue } from "../jelly/JellyValues.js";
+import { Unjellier } from "../jelly/Unjellier.js";
+import type { ITransport } from "../transport/ITransport.js";
+import { Referenceable } from "./Referenceable.js";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const word = (w: string): Uint8Array => encoder.encode(w);
+const text = (b: BananaValue | undefined): string => (b instanceof Uint8Array ? decoder.decode(b) : String(b));
+const ROOT = word("root");
+
+/** What a broker allows and how it behaves. */
+export interface BrokerOptions {
+  /** Banana limits on what the peer sends. Default {@link DEFAULT_BANANA_LIMITS}. */
+  readonly limits?: BananaLimits;
+  /** Copied classes the peer may send (and ours it receives as copies). Default: none. */
+  readonly registry?: JellyRegistry;
+  /** Calls waiting for an answer at once. Default 10,000. Threat: our own memory when the peer stops answering. */
+  readonly maxPendingCalls?: number;
+}
+
+/** The peer's error objects (Twisted's CopyableFailure), received as a copy. */
+class CopiedFailure {
+  type: unknown = "";
+  value: unknown = "";
+  traceback: unknown = undefined;
+}
+
+interface Pending {
+  resolve(value: PbValue): void;
+  reject(error: Error): void;
+}
+
+/**
+ * One PB session over one transport (Twisted's `pb.Broker`), client side: the dialect choice and version check, our
+ * calls and their answers, the peer's calls on our {@link Referenceable}s, references both ways with decref.
+ */
+export class Broker implements JellyContext {
+  readonly #transport: ITransport;
+  readonly #parser: BananaParser;
+  readonly #registry: JellyRegistry;
+  readonly #maxPending: number;
+  #dialect: "none" | "pb" = "none";
+  #negotiated = false;
+  #closed = false;
+  #closeError: Error | undefined;
+  #nextRequest = 1;
+  #nextLuid = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #locals = new Map<number, { object: Referenceable; refs: number }>();
+  readonly #localIds = new Map<Referenceable, number>();
+  readonly #ready: Promise<void>;
+  #readyResolve!: () => void;
+  #readyReject!: (e: Error) => void;
+  /** The peer's root object. */
+  readonly root: RemoteReference;
+
+  constructor(transport: ITransport, options: BrokerOptions = {}) {
+    this.#transport = transport;
+    this.#parser = new BananaParser("none", options.limits ?? DEFAULT_BANANA_LIMITS);
+    this.#registry = new JellyRegistry();
+    this.#registry.add("twisted.spread.pb.CopyableFailure", CopiedFailure);
+    this.#maxPending = options.maxPendingCalls ?? 10_000;
+    this.root = new RemoteReference(this, 0, true);
+    this.#ready = new Promise((resolve, reject) => {
+      this.#readyResolve = resolve;
+      this.#readyReject = reject;
+    });
+    this.#ready.catch(() => {});
+    this.#userRegistry = options.registry;
+    transport.onreceive = (data) => this.#receive(data);
+    transport.onclose = (error) => this.#lost(error ?? new ConnectionLostError("The connection closed."));
+  }
+
+  readonly #userRegistry: JellyRegistry | undefined;
+
+  /** Resolves once the dialect and version are agreed. */
+  whenReady(): Promise<void> {
+    return this.#ready;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  close(): void {
+    this.#transport.close();
+    this.#lost(new ConnectionLostError("The connection was closed by this side."));
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  call(target: RemoteReference, method: string, args: readonly PbValue[], kwargs: Readonly<Record<string, PbValue>> | undefined, answer: boolean): Promise<PbValue> {
+    if (this.#closed) {
+      return Promise.reject(new DeadReferenceError("Calling Stale Broker: the connection is closed."));
+    }
+    if (answer && this.#pending.size >= this.#maxPending) {
+      return Promise.reject(new Error(`Too many calls are waiting for an answer (${this.#maxPending}, maxPendingCalls).`));
+    }
+    const id = this.#nextRequest++;
+    const jellier = this.#jellier();
+    const kw = Object.assign(Object.create(null) as Record<string, PbValue>, kwargs ?? {});
+    const message: BananaValue[] = [
+      word("message"), id, target.isRoot ? ROOT : target.luid, word(method), answer ? 1 : 0,
+      jellier.jelly(new Tuple([...args])), jellier.jelly(kw),
+    ];
+    const result = answer
+      ? new Promise<PbValue>((resolve, reject) => this.#pending.set(id, { resolve, reject }))
+      : Promise.resolve<PbValue>(null);
+    this.#send(message);
+    return result;
+  }
+
+  /** Tells the peer we hold one reference fewer to its object `luid`. */
+  decref(luid: number): void {
+    if (!this.#closed) {
+      this.#send([word("decref"), luid]);
+    }
+  }
+
+  // ---------------------------------------------------------------- jelly context
+
+  jellyReference(value: object): BananaValue | undefined {
+    if (value instanceof RemoteReference) {
+      if (value.broker !== this) {
+        throw new JellyError("A reference of another connection cannot be sent on this one.");
+      }
+      return [word("local"), value.luid];
+    }
+    if (value instanceof Referenceable) {
+      let luid = this.#localIds.get(value);
+      if (luid === undefined) {
+        luid = this.#nextLuid++;
+        this.#localIds.set(value, luid);
+        this.#locals.set(luid, { object: value, refs: 0 });
+      }
+      this.#locals.get(luid)!.refs++;
+      return [word("remote"), luid];
+    }
+    return undefined;
+  }
+
+  unjellyAtom(kind: string, rest: readonly BananaValue[]): PbValue | undefined {
+    const id = rest[0];
+    if (typeof id !== "number") {
+      return undefined;
+    }
+    if (kind === "remote") {
+      return new RemoteReference(this, id, false);
+    }
+    if (kind === "local") {
+      return this.#locals.get(id)?.object;
+    }
+    return undefined;
+  }
+
+  #jellier(): Jellier {
+    return new Jellier(this.#userRegistry ?? new JellyRegistry(), this);
+  }
+
+  #unjelly(tree: BananaValue): PbValue {
+    return new Unjellier(this.#combinedRegistry(), this).unjelly(tree);
+  }
+
+  #combinedRegistry(): JellyRegistry {
+    return this.#userRegistry === undefined ? this.#registry : this.#userRegistry.add("twisted.spread.pb.CopyableFailure", CopiedFailure);
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  #receive(data: Uint8Array): void {
+    try {
+      for (const item of this.#parser.feed(data)) {
+        if (!this.#negotiated) {
+          this.#negotiate(item);
+        } else {
+          this.#handle(item);
+        }
+      }
+    } catch (e) {
+      const error = e instanceof BananaError || e instanceof JellyError ? e : new Error(String(e));
+      this.#transport.close();
+      this.#lost(new ConnectionLostError(`The peer broke the protocol: ${error.message}`));
+    }
+  }
+
+  /** The server's first item lists its dialects; we choose pb when offered, then both sides send their version. */
+  #negotiate(offer: BananaValue): void {
+    if (!Array.isArray(offer)) {
+      throw new BananaError("The server's first item is not a list of dialects.");
+    }
+    const names = offer.map(text);
+    const choice = names.includes("pb") ? "pb" : names.includes("none") ? "none" : undefined;
+    if (choice === undefined) {
+      throw new BananaError(`No common dialect (the server offers ${names.join(", ")}).`);
+    }
+    this.#transport.send(encodeBanana(word(choice), "none"));
+    this.#dialect = choice;
+    this.#parser.dialect = choice;
+    this.#negotiated = true;
+    this.#send([word("version"), 6]);
+  }
+
+  #handle(item: BananaValue): void {
+    if (!Array.isArray(item) || !(item[0] instanceof Uint8Array)) {
+      throw new BananaError("A PB message is a list that starts with its command.");
+    }
+    const command = text(item[0]);
+    switch (command) {
+      case "version":
+        if (item[1] !== 6) {
+          throw new BananaError(`Incompatible PB version ${String(item[1])} (we speak 6).`);
+        }
+        this.#readyResolve();
+        return;
+      case "answer":
+      case "error": {
+        const id = item[1];
+        const pending = typeof id === "number" ? this.#pending.get(id) : undefined;
+        if (pending === undefined) {
+          throw new BananaError(`An ${command} for request ${String(id)}, which we never sent.`);
+        }
+        this.#pending.delete(id as number);
+        let value: PbValue;
+        try {
+          value = this.#unjelly(item[2] as BananaValue);
+        } catch (e) {
+          pending.reject(e instanceof Error ? e : new Error(String(e)));
+          return;
+        }
+        if (command === "answer") {
+          pending.resolve(value);
+        } else {
+          pending.reject(toRemoteError(value));
+        }
+        return;
+      }
+      case "message":
+        this.#receiveMessage(item);
+        return;
+      case "decref": {
+        const luid = item[1];
+        const local = typeof luid === "number" ? this.#locals.get(luid) : undefined;
+        if (local !== undefined && --local.refs <= 0) {
+          this.#locals.delete(luid as number);
+          this.#localIds.delete(local.object);
+        }
+        return;
+      }
+      default:
+        this.#send([word("didNotUnderstand"), item[0]]);
+    }
+  }
+
+  /** A call from the peer on one of our Referenceables: `remote_<name>`, answered unless it asked for none. */
+  #receiveMessage(item: BananaValue[]): void {
+    const [, id, objectId, name, answer, args, kwargs] = item;
+    const answerRequired = answer === 1;
+    const reply = (ok: boolean, value: PbValue): void => {
+      if (answerRequired && !this.#closed) {
+        this.#send([word(ok ? "answer" : "error"), id as number, ok ? this.#jellier().jelly(value) : failureTree(value)]);
+      }
+    };
+    const target = typeof objectId === "number" ? this.#locals.get(objectId)?.object : undefined;
+    const method = text(name);
+    const fn = target === undefined ? undefined : (target as unknown as Record<string, unknown>)[`remote_${method}`];
+    if (typeof fn !== "function") {
+      reply(false, `No such method: remote_${method}`);
+      return;
+    }
+    let positional: PbValue[];
+    try {
+      const unjellied = this.#unjelly(args as BananaValue);
+      positional = unjellied instanceof Tuple ? unjellied.items : [];
+      this.#unjelly(kwargs as BananaValue);
+    } catch (e) {
+      reply(false, e instanceof Error ? e.message : String(e));
+      return;
+    }
+    Promise.resolve()
+      .then(() => (fn as (...a: PbValue[]) => unknown).apply(target, positional))
+      .then((result) => reply(true, (result ?? null) as PbValue), (e: unknown) => reply(false, e instanceof Error ? e.message : String(e)));
+  }
+
+  #send(message: BananaValue): void {
+    const writer = new BananaWriter(this.#dialect);
+    writer.write(message);
+    this.#transport.send(writer.finish().slice());
+  }
+
+  #lost(error: Error): void {
+    if (this.#closed) {
+      return;
+    }
+    this.#closed = true;
+    this.#closeError = error;
+    this.#readyReject(error);
+    for (const pending of this.#pending.values()) {
+      pending.reject(new ConnectionLostError(`The connection closed before the answer came: ${error.message}`));
+    }
+    this.#pending.clear();
+  }
+
+  /** Why the connection closed, once it did. */
+  get closeReason(): Error | undefined {
+    return this.#closeError;
+  }
+}
+
+/** An error we answer with: a CopyableFailure as Twisted sends it (type, value, traceback unavailable). */
+function failureTree(value: PbValue): BananaValue {
+  const message = typeof value === "string" ? value : "error";
+  return [word("twisted.spread.pb.CopyableFailure"), [word("dictionary"),
+    [[word("unicode"), word("type")], word("builtins.Exception")],
+    [[word("unicode"), word("value")], [word("unicode"), word(message)]],
+    [[word("unicode"), word("traceback")], [word("unicode"), word("Traceback unavailable\n")]],
+  ]];
+}
+
+function toRemoteError(value: PbValue): RemoteError {
+  if (value instanceof CopiedFailure) {
+    const type = value.type instanceof Uint8Array ? decoder.decode(value.type) : String(value.type);
+    const traceback = typeof value.traceback === "string" ? value.traceback : undefined;
+    return new RemoteError(type, String(value.value), traceback);
+  }
+  return new RemoteError("twisted.spread.pb.Error", typeof value === "string" ? value : value instanceof Uint8Array ? decoder.decode(value) : String(value));
+}
+
+/**
+ * A reference to an object on the other side (Twisted's `pb.RemoteReference`). `callRemote` calls its remote
+ * methods; `dispose()` (or `using`) tells the peer we no longer hold it.
+ */
+export class RemoteReference implements Disposable {
+  #released = false;
+
+  constructor(readonly broker: Broker, readonly luid: number, readonly isRoot: boolean) {}
+
+  /** Calls `method` with positional arguments and resolves with the answer. */
+  callRemote<T = PbValue>(method: string, ...args: PbValue[]): Promise<T> {
+    return this.#call(method, args, undefined, true) as Promise<T>;
+  }
+
+  /** Calls `method` with positional and keyword arguments. */
+  callRemoteKw<T = PbValue>(method: string, args: readonly PbValue[], kwargs: Readonly<Record<string, PbValue>>): Promise<T> {
+    return this.#call(method, args, kwargs, true) as Promise<T>;
+  }
+
+  /** Calls `method` without asking for an answer. */
+  callRemoteOneWay(method: string, ...args: PbValue[]): void {
+    void this.#call(method, args, undefined, false).catch(() => {});
+  }
+
+  /** Releases this reference (decref), once. */
+  dispose(): void {
+    if (!this.isRoot && !this.#released) {
+      this.#released = true;
+      this.broker.decref(this.luid);
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #call(method: string, args: readonly PbValue[], kwargs: Readonly<Record<string, PbValue>> | undefined, answer: boolean): Promise<PbValue> {
+    if (this.#released) {
+      return Promise.reject(new DeadReferenceError("This reference was disposed."));
+    }
+    return this.broker.call(this, method, args, kwargs, answer);
+  }
+}
