@@ -1,31 +1,18 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Referenceable, RemoteError, RemoteReference, Tuple, type PbValue } from "../../src/Pb.Js.Client/src/index.js";
 import { connectTcp } from "../../src/Pb.Js.Client/src/node.js";
+import { startTwisted, type TwistedServer } from "./twistedServer.js";
 
 /** Real Twisted 22.4: tests/Pb.Interop.Tests/python/pb_interop_server.py, the same contract the C# interop suite uses. */
-let server: ChildProcessWithoutNullStreams;
+let server: TwistedServer;
 let port = 0;
 
 beforeAll(async () => {
-  const script = fileURLToPath(new URL("../Pb.Interop.Tests/python/pb_interop_server.py", import.meta.url));
-  server = spawn("/usr/bin/python3", [script, "--port", "0", "--lifetime", "120"]);
-  server.stderr.resume(); // Twisted's log: read, or a full pipe would block the server
-  port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    server.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /READY port=(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    server.once("exit", (code) => reject(new Error(`the Twisted server exited (${code})`)));
-  });
+  server = await startTwisted("pb_interop_server.py");
+  port = server.port;
 });
 
-afterAll(() => {
-  server.stdin.end(); // the server exits at stdin EOF
-});
+afterAll(() => server.stop());
 
 class Callback extends Referenceable {
   ticks: number[] = [];

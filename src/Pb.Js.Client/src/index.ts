@@ -23,3 +23,4 @@ export { Referenceable } from "./broker/Referenceable.js";
 export { ConnectionLostError, DeadReferenceError, RemoteError } from "./Errors.js";
 export { PbClient } from "./PbClient.js";
 export type { ITransport } from "./transport/ITransport.js";
+export { login, loginAnonymous, loginAuthenticated, loginToken, type UsernamePassword } from "./cred/Login.js";
