@@ -24,3 +24,5 @@ export { ConnectionLostError, DeadReferenceError, RemoteError } from "./Errors.j
 export { PbClient } from "./PbClient.js";
 export type { ITransport } from "./transport/ITransport.js";
 export { login, loginAnonymous, loginAuthenticated, loginToken, type UsernamePassword } from "./cred/Login.js";
+export type { ConnectOptions } from "./PbClient.js";
+export { WebSocketTransport, type WebSocketConstructor, type WebSocketLike } from "./transport/WebSocketTransport.js";
