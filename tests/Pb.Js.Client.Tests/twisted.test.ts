@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Referenceable, RemoteError, RemoteReference, Tuple, type PbValue } from "../../src/Pb.Js.Client/src/index.js";
+import { ConnectionLostError, DeadReferenceError, JellyRegistry, Referenceable, RemoteError, RemoteReference, Tuple, type PbValue } from "../../src/Pb.Js.Client/src/index.js";
 import { connectTcp } from "../../src/Pb.Js.Client/src/node.js";
 import { startTwisted, type TwistedServer } from "./twistedServer.js";
 
@@ -77,5 +77,44 @@ describe("our TypeScript client against a real Twisted PB server over TCP", () =
     expect(await root.callRemote("add_one", 0)).toBe(1); // one-way ticks were read before this answer
     expect(callback.ticks).toEqual([0, 1, 2]);
     client.close();
+  });
+
+  it("sends and receives registered Copyables, and refuses unregistered ones", async () => {
+    class Point {
+      x = 0;
+      y = 0;
+      label = "";
+    }
+    const registry = new JellyRegistry().add("pbinterop.Point", Point);
+    const client = await connectTcp({ host: "127.0.0.1", port }, { registry });
+    const root = await client.getRootObject();
+    const point = await root.callRemote<Point>("get_point", 3, 4);
+    expect(point).toBeInstanceOf(Point);
+    expect({ ...point }).toEqual({ x: 3, y: 4, label: "p" });
+    const mine = Object.assign(new Point(), { x: 10, y: 5, label: "mine" });
+    expect(await root.callRemote("sum_point", mine)).toBe(15);
+    client.close();
+
+    const strict = await connectTcp({ host: "127.0.0.1", port }); // no registry: nothing unregistered is made
+    const refused = await (await strict.getRootObject()).callRemote("get_point", 1, 2).catch((e: unknown) => e);
+    expect(String(refused)).toMatch(/InsecureJelly: pbinterop.Point/);
+    strict.close();
+  });
+
+  it("fails pending calls with ConnectionLostError when the server drops the connection, later ones with DeadReferenceError", async () => {
+    const client = await connectTcp({ host: "127.0.0.1", port });
+    const root = await client.getRootObject();
+    const counter = await root.callRemote<RemoteReference>("get_counter", 1);
+    const closed = new Promise<void>((resolve) => {
+      const poll = (): void => { if (client.isConnected) setTimeout(poll, 10); else resolve(); };
+      poll();
+    });
+    expect(await root.callRemote("disconnect_me")).toBe(true);
+    // A call sent before the server closes either gets its answer or fails as lost, never hangs.
+    const racing = root.callRemote("add_one", 1).catch((e: unknown) => e);
+    await closed;
+    const raced = await racing;
+    expect(raced === 2 || raced instanceof ConnectionLostError).toBe(true);
+    await expect(counter.callRemote("total")).rejects.toBeInstanceOf(DeadReferenceError);
   });
 });
