@@ -117,4 +117,22 @@ describe("our TypeScript client against a real Twisted PB server over TCP", () =
     expect(raced === 2 || raced instanceof ConnectionLostError).toBe(true);
     await expect(counter.callRemote("total")).rejects.toBeInstanceOf(DeadReferenceError);
   });
+
+  it("calls through a typed view, checked when compiled", async () => {
+    interface InteropRoot {
+      add_one(n: number): number;
+      echo(x: string): string;
+      describe(a: number, b?: number, c?: string): PbValue[];
+    }
+    const client = await connectTcp({ host: "127.0.0.1", port });
+    const root = (await client.getRootObject()).as<InteropRoot>();
+    const n: number = await root.add_one(1);
+    expect(n).toBe(2);
+    expect(await root.echo("typed")).toBe("typed");
+    expect(await root.describe(1, 5)).toEqual([1, 5, null]);
+    // @ts-expect-error add_one takes a number: a string does not compile
+    void root.add_one("one").catch(() => {});
+    expect(await Promise.resolve(root)).toBe(root); // not taken for a thenable
+    client.close();
+  });
 });

@@ -18,7 +18,7 @@ export {
 export { JellyRegistry } from "./jelly/JellyRegistry.js";
 export { Jellier, jelly } from "./jelly/Jellier.js";
 export { Unjellier, unjelly } from "./jelly/Unjellier.js";
-export { Broker, RemoteReference, type BrokerOptions } from "./broker/Broker.js";
+export { Broker, RemoteReference, type BrokerOptions, type RemoteInterface } from "./broker/Broker.js";
 export { Referenceable } from "./broker/Referenceable.js";
 export { ConnectionLostError, DeadReferenceError, RemoteError } from "./Errors.js";
 export { PbClient } from "./PbClient.js";

@@ -333,6 +333,17 @@ function toRemoteError(value: PbValue): RemoteError {
 }
 
 /**
+ * The remote methods of `T` as they are called from here: the same parameters, answers as Promises. Declare what the
+ * server's object offers as an interface (`interface Greeter { hello(name: string): string }`) and call it through
+ * {@link RemoteReference.as}: `await root.as<Greeter>().hello("x")` is a `string`, checked when compiled.
+ */
+export type RemoteInterface<T> = {
+  readonly [K in keyof T as T[K] extends (...args: never[]) => unknown ? K : never]: T[K] extends (...args: infer A) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : never;
+};
+
+/**
  * A reference to an object on the other side (Twisted's `pb.RemoteReference`). `callRemote` calls its remote
  * methods; `dispose()` (or `using`) tells the peer we no longer hold it.
  */
@@ -349,6 +360,16 @@ export class RemoteReference implements Disposable {
   /** Calls `method` with positional and keyword arguments. */
   callRemoteKw<T = PbValue>(method: string, args: readonly PbValue[], kwargs: Readonly<Record<string, PbValue>>): Promise<T> {
     return this.#call(method, args, kwargs, true) as Promise<T>;
+  }
+
+  /**
+   * A typed view of this reference: each method of `T` calls the remote method of the same name. No code is
+   * generated; the names are the wire names (`add_one`, `getTally`).
+   */
+  as<T extends object>(): RemoteInterface<T> {
+    return new Proxy(Object.create(null) as object, {
+      get: (_, name) => (typeof name === "string" && name !== "then" ? (...args: PbValue[]) => this.callRemote(name, ...args) : undefined),
+    }) as RemoteInterface<T>;
   }
 
   /** Calls `method` without asking for an answer. */
