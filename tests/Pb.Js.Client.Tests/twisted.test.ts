@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectionLostError, DeadReferenceError, JellyRegistry, Referenceable, RemoteError, RemoteReference, Tuple, type PbValue } from "../../src/Pb.Js.Client/src/index.js";
+import { ConnectionLostError, DeadReferenceError, JellyRegistry, Referenceable, RemoteCache, RemoteError, RemoteReference, Tuple, type PbValue } from "../../src/Pb.Js.Client/src/index.js";
 import { connectTcp } from "../../src/Pb.Js.Client/src/node.js";
 import { startTwisted, type TwistedServer } from "./twistedServer.js";
 
@@ -133,6 +133,36 @@ describe("our TypeScript client against a real Twisted PB server over TCP", () =
     // @ts-expect-error add_one takes a number: a string does not compile
     void root.add_one("one").catch(() => {});
     expect(await Promise.resolve(root)).toBe(root); // not taken for a thenable
+    client.close();
+  });
+
+  it("observes a Twisted Cacheable: the state, live updates through observe_ methods, the same copy again, decache", async () => {
+    class StatusCopy extends RemoteCache {
+      value = 0;
+      seen: number[] = [];
+
+      observe_setValue(v: number): string {
+        this.value = v;
+        this.seen.push(v);
+        return `set ${v}`;
+      }
+    }
+    const client = await connectTcp({ host: "127.0.0.1", port }, { registry: new JellyRegistry().add("pbinterop.Status", StatusCopy) });
+    const root = await client.getRootObject();
+    const status = await root.callRemote<StatusCopy>("get_status");
+    expect(status).toBeInstanceOf(StatusCopy);
+    expect(status.value).toBe(5);
+    expect(await root.callRemote("update_status", 9)).toEqual(["set 9"]);
+    expect(status.value).toBe(9);
+    expect(await root.callRemote("get_status")).toBe(status); // ["cached", luid]: the very same copy
+    const stopped = await root.callRemote<number>("stopped_count");
+    status.dispose();
+    let now = stopped;
+    for (let i = 0; i < 100 && now === stopped; i++) {
+      now = await root.callRemote<number>("stopped_count");
+    }
+    expect(now).toBe(stopped + 1);
+    expect(status.seen).toEqual([9]);
     client.close();
   });
 });

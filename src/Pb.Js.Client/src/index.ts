@@ -26,3 +26,4 @@ export type { ITransport } from "./transport/ITransport.js";
 export { login, loginAnonymous, loginAuthenticated, loginToken, type UsernamePassword } from "./cred/Login.js";
 export type { ConnectOptions } from "./PbClient.js";
 export { WebSocketTransport, type WebSocketConstructor, type WebSocketLike } from "./transport/WebSocketTransport.js";
+export { RemoteCache } from "./flavors/RemoteCache.js";

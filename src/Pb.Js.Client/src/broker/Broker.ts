@@ -7,6 +7,7 @@ import { JellyRegistry } from "../jelly/JellyRegistry.js";
 import { JellyError, Tuple, type JellyContext, type PbValue } from "../jelly/JellyValues.js";
 import { Unjellier } from "../jelly/Unjellier.js";
 import type { ITransport } from "../transport/ITransport.js";
+import { RemoteCache, type CacheHolder } from "../flavors/RemoteCache.js";
 import { Referenceable } from "./Referenceable.js";
 
 const encoder = new TextEncoder();
@@ -41,7 +42,7 @@ interface Pending {
  * One PB session over one transport (Twisted's `pb.Broker`), client side: the dialect choice and version check, our
  * calls and their answers, the peer's calls on our {@link Referenceable}s, references both ways with decref.
  */
-export class Broker implements JellyContext {
+export class Broker implements JellyContext, CacheHolder {
   readonly #transport: ITransport;
   readonly #parser: BananaParser;
   readonly #registry: JellyRegistry;
@@ -55,6 +56,8 @@ export class Broker implements JellyContext {
   readonly #pending = new Map<number, Pending>();
   readonly #locals = new Map<number, { object: Referenceable; refs: number }>();
   readonly #localIds = new Map<Referenceable, number>();
+  readonly #caches = new Map<number, object>();
+  readonly #cacheReceived = new Map<number, number>();   // how often each cache arrived: the owner counts every send
   readonly #ready: Promise<void>;
   #readyResolve!: () => void;
   #readyReject!: (e: Error) => void;
@@ -146,10 +149,36 @@ export class Broker implements JellyContext {
     return undefined;
   }
 
+  holdCache(luid: number, copy: object): boolean {
+    if (copy instanceof RemoteCache) {
+      copy._holder = this;
+      copy._luid = luid;
+    }
+    this.#caches.set(luid, copy);
+    this.#cacheReceived.set(luid, 1);
+    return true;
+  }
+
+  /** Our copy of cache `luid` is released: the owner hears once per time it sent it, then stops observing and answers uncache. */
+  decache(luid: number): void {
+    const times = this.#cacheReceived.get(luid) ?? 0;
+    this.#cacheReceived.delete(luid);
+    for (let i = 0; i < times && !this.#closed; i++) {
+      this.#send([word("decache"), luid]);
+    }
+  }
+
   unjellyAtom(kind: string, rest: readonly BananaValue[]): PbValue | undefined {
     const id = rest[0];
     if (typeof id !== "number") {
       return undefined;
+    }
+    if (kind === "cached") {
+      const copy = this.#caches.get(id);
+      if (copy !== undefined) {
+        this.#cacheReceived.set(id, (this.#cacheReceived.get(id) ?? 0) + 1);
+      }
+      return copy;
     }
     if (kind === "remote") {
       return new RemoteReference(this, id, false);
@@ -242,8 +271,18 @@ export class Broker implements JellyContext {
         return;
       }
       case "message":
-        this.#receiveMessage(item);
+        this.#receiveMessage(item, false);
         return;
+      case "cachemessage":
+        this.#receiveMessage(item, true);
+        return;
+      case "uncache": {
+        const luid = item[1];
+        if (typeof luid === "number") {
+          this.#caches.delete(luid);
+        }
+        return;
+      }
       case "decref": {
         const luid = item[1];
         const local = typeof luid === "number" ? this.#locals.get(luid) : undefined;
@@ -259,7 +298,7 @@ export class Broker implements JellyContext {
   }
 
   /** A call from the peer on one of our Referenceables: `remote_<name>`, answered unless it asked for none. */
-  #receiveMessage(item: BananaValue[]): void {
+  #receiveMessage(item: BananaValue[], cache: boolean): void {
     const [, id, objectId, name, answer, args, kwargs] = item;
     const answerRequired = answer === 1;
     const reply = (ok: boolean, value: PbValue): void => {
@@ -267,11 +306,13 @@ export class Broker implements JellyContext {
         this.#send([word(ok ? "answer" : "error"), id as number, ok ? this.#jellier().jelly(value) : failureTree(value)]);
       }
     };
-    const target = typeof objectId === "number" ? this.#locals.get(objectId)?.object : undefined;
+    // A call on one of our Referenceables runs remote_<name>; an owner's update of a cache we hold runs observe_<name>.
+    const target = typeof objectId !== "number" ? undefined : cache ? this.#caches.get(objectId) : this.#locals.get(objectId)?.object;
     const method = text(name);
-    const fn = target === undefined ? undefined : (target as unknown as Record<string, unknown>)[`remote_${method}`];
+    const prefix = cache ? "observe_" : "remote_";
+    const fn = target === undefined ? undefined : (target as unknown as Record<string, unknown>)[`${prefix}${method}`];
     if (typeof fn !== "function") {
-      reply(false, `No such method: remote_${method}`);
+      reply(false, `No such method: ${prefix}${method}`);
       return;
     }
     let positional: PbValue[];

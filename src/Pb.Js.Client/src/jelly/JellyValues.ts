@@ -71,6 +71,8 @@ export interface JellyContext {
   jellyReference(value: object): BananaTree | undefined;
   /** The value an atom names (`remote`, `local`), or undefined when the atom is not the broker's. */
   unjellyAtom(kind: string, rest: readonly BananaTree[]): PbValue | undefined;
+  /** A registered class arrived as a cache (`[tag, luid, state]`): the broker holds it under `luid`; false refuses it. */
+  holdCache(luid: number, copy: object): boolean;
 }
 
 /** A banana tree as jelly sees it. */

@@ -160,14 +160,23 @@ export class Unjellier {
 
   #copy(tag: string, rest: BananaValue[]): Made {
     const type = this.registry.find(tag);
+    if (type !== undefined && rest.length === 2 && typeof rest[0] === "number") {
+      // [tag, luid, state]: the first send of a Cacheable; the broker keeps the copy so later updates reach it.
+      const cache = new type() as { setCopyableState?: (state: Record<string, PbValue>) => void };
+      if (this.context?.holdCache(rest[0], cache) !== true) {
+        throw new JellyError(`InsecureJelly: ${tag} sent as a cache, which only a connection can hold`);
+      }
+      return { value: cache, fill: () => this.#setState(cache, rest[1]!) };
+    }
     if (type === undefined || rest.length !== 1) {
       throw new JellyError(`InsecureJelly: ${tag} (not a registered class; nothing unregistered is made)`);
     }
     const instance = new type() as { setCopyableState?: (state: Record<string, PbValue>) => void };
-    return {
-      value: instance,
-      fill: () => {
-        const state = this.unjelly(rest[0]!);
+    return { value: instance, fill: () => this.#setState(instance, rest[0]!) };
+  }
+
+  #setState(instance: { setCopyableState?: (state: Record<string, PbValue>) => void }, tree: BananaValue): void {
+        const state = this.unjelly(tree);
         const fields: Record<string, PbValue> = state instanceof Map ? Object.fromEntries([...state].map(([k, v]) => [String(k), v])) : (state as Record<string, PbValue>);
         if (typeof instance.setCopyableState === "function") {
           instance.setCopyableState(fields);
@@ -178,8 +187,6 @@ export class Unjellier {
             }
           }
         }
-      },
-    };
   }
 
   #text(value: BananaValue | undefined): string {
