@@ -76,24 +76,10 @@ public sealed class TcpInSameHostTests
         Assert.Equal("from twisted (by bob)", await alice.CallRemoteAsync<string>("get_note"));
     }
 
-    /// <summary>A self-signed certificate for localhost, loaded the way Kestrel loads one from a file.</summary>
-    private static System.Security.Cryptography.X509Certificates.X509Certificate2 LocalhostCertificate()
-    {
-        using var rsa = System.Security.Cryptography.RSA.Create(2048);
-        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", rsa,
-            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
-        var names = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
-        names.AddDnsName("localhost");
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        using System.Security.Cryptography.X509Certificates.X509Certificate2 made = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
-        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(made.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx), null);
-    }
-
     [Fact]
     public async Task Raw_pb_over_tls_logs_in_with_a_password_and_a_plain_client_gets_nothing()
     {
-        using System.Security.Cryptography.X509Certificates.X509Certificate2 certificate = LocalhostCertificate();
+        using System.Security.Cryptography.X509Certificates.X509Certificate2 certificate = TestCertificates.Localhost();
         var realm = new NoteRealm();
         ListenOptions? pbListener = null;
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();

@@ -31,15 +31,7 @@ public sealed class CredInteropTests
     [Fact]
     public async Task A_twisted_client_logs_in_over_tls_to_our_server_and_so_does_ours()
     {
-        using var rsa = System.Security.Cryptography.RSA.Create(2048);
-        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", rsa,
-            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
-        var names = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
-        names.AddDnsName("localhost");
-        request.CertificateExtensions.Add(names.Build());
-        using System.Security.Cryptography.X509Certificates.X509Certificate2 made = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
-        using System.Security.Cryptography.X509Certificates.X509Certificate2 certificate =
-            System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(made.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx), null);
+        using System.Security.Cryptography.X509Certificates.X509Certificate2 certificate = Pb.Tests.TestCertificates.Localhost();
         string pem = Path.Combine(Path.GetTempPath(), $"pb-tls-{Guid.NewGuid():N}.pem");
         await File.WriteAllTextAsync(pem, certificate.ExportCertificatePem(), Ct);
         try

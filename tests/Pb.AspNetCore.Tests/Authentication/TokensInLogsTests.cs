@@ -20,35 +20,6 @@ public sealed class TokensInLogsTests
     private static readonly SymmetricSecurityKey s_key = new(Enumerable.Range(0, 32).Select(i => (byte)(i + 100)).ToArray());
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private sealed record Entry(string Category, LogLevel Level, string Message, string Values);
-
-    private sealed class CapturingProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<Entry> Entries { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingProvider provider, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                // What a structured provider (JSON console, OpenTelemetry) would write: the message and every value.
-                string values = state is IEnumerable<KeyValuePair<string, object?>> pairs
-                    ? string.Join(" ", pairs.Select(p => $"{p.Key}={p.Value}"))
-                    : string.Empty;
-                provider.Entries.Enqueue(new Entry(category, logLevel, formatter(state, exception) + " " + exception, values));
-            }
-        }
-    }
-
     private sealed class User(string name) : Avatar
     {
         [Remote("whoami")] public string WhoAmI() => name;
@@ -72,7 +43,7 @@ public sealed class TokensInLogsTests
     [Fact]
     public async Task No_token_reaches_any_log_line()
     {
-        var capture = new CapturingProvider();
+        var capture = new CapturingLoggerProvider();
         string good = Token("alice", s_key), bad = Token("mallory", new SymmetricSecurityKey(new byte[32]));
         (WebApplication started, Uri http, int tcpPort) = await KestrelTestApp.StartWithTcpAsync(builder =>
         {
@@ -112,7 +83,7 @@ public sealed class TokensInLogsTests
             await app.StopAsync(Ct);
         }
 
-        Entry[] entries = [.. capture.Entries];
+        CapturingLoggerProvider.Entry[] entries = [.. capture.Entries];
         // The host did log the requests (so this test sees what a console would), with the value redacted.
         Assert.Contains(entries, e => e.Message.Contains("Request starting", StringComparison.Ordinal)
             && e.Message.Contains("access_token=[Redacted]", StringComparison.Ordinal)
@@ -120,7 +91,7 @@ public sealed class TokensInLogsTests
         foreach (string token in new[] { good, bad })
         {
             string signature = token[(token.LastIndexOf('.') + 1)..];
-            foreach (Entry entry in entries)
+            foreach (CapturingLoggerProvider.Entry entry in entries)
             {
                 Assert.False(entry.Message.Contains(signature, StringComparison.Ordinal) || entry.Values.Contains(signature, StringComparison.Ordinal),
                     $"A token reached the log: [{entry.Category}] {entry.Message}");

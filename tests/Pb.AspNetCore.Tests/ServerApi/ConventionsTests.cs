@@ -17,29 +17,6 @@ public sealed class ConventionsTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private sealed record Entry(string Category, int EventId, LogLevel Level, string Message);
-
-    private sealed class CapturingProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<Entry> Entries { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingProvider provider, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                provider.Entries.Enqueue(new Entry(category, eventId.Id, logLevel, formatter(state, exception)));
-        }
-    }
-
     private sealed class User : Avatar
     {
         [Remote] public string Hello() => "hi";
@@ -54,7 +31,7 @@ public sealed class ConventionsTests
     [Fact]
     public async Task Refused_origins_failed_logins_and_closed_peers_are_logged_with_stable_event_ids_and_no_secrets()
     {
-        var logs = new CapturingProvider();
+        var logs = new CapturingLoggerProvider();
         (WebApplication app, Uri http, int tcp) = await KestrelTestApp.StartWithTcpAsync(builder =>
         {
             builder.Logging.AddProvider(logs).SetMinimumLevel(LogLevel.Trace);
@@ -80,11 +57,11 @@ public sealed class ConventionsTests
                 await Task.Delay(5, Ct);
             }
         }
-        Entry[] entries = [.. logs.Entries];
-        Entry origin = Assert.Single(entries, e => e.EventId == 200);
+        CapturingLoggerProvider.Entry[] entries = [.. logs.Entries];
+        CapturingLoggerProvider.Entry origin = Assert.Single(entries, e => e.EventId == 200);
         Assert.Equal("Pb.AspNetCore.PbConnectionHandler", origin.Category);
         Assert.Contains("https://evil.example.net", origin.Message, StringComparison.Ordinal);
-        Entry failed = Assert.Single(entries, e => e.EventId == 300);
+        CapturingLoggerProvider.Entry failed = Assert.Single(entries, e => e.EventId == 300);
         Assert.Contains("1 of 5", failed.Message, StringComparison.Ordinal);
         Assert.Contains(entries, e => e.EventId == 203 && e.Message.Contains("over tcp", StringComparison.Ordinal));
         Assert.Contains(entries, e => e.EventId == 204 && e.Level == LogLevel.Information);
