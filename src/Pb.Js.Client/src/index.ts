@@ -1,9 +1,8 @@
 /**
  * @pb-web/client: Twisted's Perspective Broker for browsers and Node.
  *
- * Everything users need is exported here. What is here today:
- * - banana: the framing layer (s-expressions to bytes and back), byte-exact with Twisted 22.4.
- * The broker (calls, references, login) and the WebSocket transport follow (issue 11).
+ * Everything users need is exported here: the client (connect, logins, reconnect), references and client objects,
+ * the values, and the layers under them (banana, jelly) for tools. Raw TCP is in `@pb-web/client/node`.
  */
 export {
   BananaError, BananaFloat, DEFAULT_BANANA_LIMITS, VOCABULARY,
@@ -21,7 +20,9 @@ export { Unjellier, unjelly } from "./jelly/Unjellier.js";
 export { Broker, RemoteReference, type BrokerOptions, type RemoteInterface } from "./broker/Broker.js";
 export { Referenceable } from "./broker/Referenceable.js";
 export { ConnectionLostError, DeadReferenceError, RemoteError } from "./Errors.js";
-export { PbClient } from "./PbClient.js";
+export { PbClient, type ClientOptions, type PbClientState } from "./PbClient.js";
+export { ConsoleLogger, LogLevel, NullLogger, type ILogger } from "./Logging.js";
+export { DEFAULT_RETRY_DELAYS, DelayListRetryPolicy, type IRetryPolicy, type RetryContext } from "./Reconnect.js";
 export type { ITransport } from "./transport/ITransport.js";
 export { login, loginAnonymous, loginAuthenticated, loginToken, type UsernamePassword } from "./cred/Login.js";
 export type { ConnectOptions } from "./PbClient.js";

@@ -9,6 +9,7 @@ import { Unjellier } from "../jelly/Unjellier.js";
 import type { ITransport } from "../transport/ITransport.js";
 import { RemoteCache, type CacheHolder } from "../flavors/RemoteCache.js";
 import { Referenceable } from "./Referenceable.js";
+import { LogLevel, NullLogger, toLogger, type ILogger } from "../Logging.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -24,6 +25,10 @@ export interface BrokerOptions {
   readonly registry?: JellyRegistry;
   /** Calls waiting for an answer at once. Default 10,000. Threat: our own memory when the peer stops answering. */
   readonly maxPendingCalls?: number;
+  /** Where log lines go: an {@link ILogger}, or a level for the console. Default: nothing. */
+  readonly logger?: ILogger | LogLevel;
+  /** Puts what messages carry into Trace lines (off by default: arguments and answers may be private). */
+  readonly logMessageContent?: boolean;
 }
 
 /** The peer's error objects (Twisted's CopyableFailure), received as a copy. */
@@ -47,6 +52,15 @@ export class Broker implements JellyContext, CacheHolder {
   readonly #parser: BananaParser;
   readonly #registry: JellyRegistry;
   readonly #maxPending: number;
+  readonly #logger: ILogger;
+  readonly #logContent: boolean;
+  // A safety net for references dropped without dispose(): once one is collected, its decref goes out.
+  readonly #finalizer = typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry<number>((luid) => this.decref(luid))
+    : undefined;
+  #closedByUs = false;
+  /** Called once when the connection closed: with the error that closed it, or undefined when this side closed it. */
+  onclose: ((error: Error | undefined) => void) | undefined;
   #dialect: "none" | "pb" = "none";
   #negotiated = false;
   #closed = false;
@@ -67,21 +81,20 @@ export class Broker implements JellyContext, CacheHolder {
   constructor(transport: ITransport, options: BrokerOptions = {}) {
     this.#transport = transport;
     this.#parser = new BananaParser("none", options.limits ?? DEFAULT_BANANA_LIMITS);
-    this.#registry = new JellyRegistry();
-    this.#registry.add("twisted.spread.pb.CopyableFailure", CopiedFailure);
+    // ours on top of the user's, which stays as it was
+    this.#registry = new JellyRegistry(options.registry).add("twisted.spread.pb.CopyableFailure", CopiedFailure);
     this.#maxPending = options.maxPendingCalls ?? 10_000;
+    this.#logger = toLogger(options.logger);
+    this.#logContent = options.logMessageContent ?? false;
     this.root = new RemoteReference(this, 0, true);
     this.#ready = new Promise((resolve, reject) => {
       this.#readyResolve = resolve;
       this.#readyReject = reject;
     });
     this.#ready.catch(() => {});
-    this.#userRegistry = options.registry;
     transport.onreceive = (data) => this.#receive(data);
     transport.onclose = (error) => this.#lost(error ?? new ConnectionLostError("The connection closed."));
   }
-
-  readonly #userRegistry: JellyRegistry | undefined;
 
   /** Resolves once the dialect and version are agreed. */
   whenReady(): Promise<void> {
@@ -93,8 +106,11 @@ export class Broker implements JellyContext, CacheHolder {
   }
 
   close(): void {
-    this.#transport.close();
-    this.#lost(new ConnectionLostError("The connection was closed by this side."));
+    if (!this.#closed) {
+      this.#closedByUs = true;
+      this.#transport.close();
+      this.#lost(new ConnectionLostError("The connection was closed by this side."));
+    }
   }
 
   // ---------------------------------------------------------------- calls
@@ -118,6 +134,12 @@ export class Broker implements JellyContext, CacheHolder {
       : Promise.resolve<PbValue>(null);
     this.#send(message);
     return result;
+  }
+
+  /** A reference of ours is released: no safety net any more, and the peer hears decref. */
+  release(reference: RemoteReference): void {
+    this.#finalizer?.unregister(reference);
+    this.decref(reference.luid);
   }
 
   /** Tells the peer we hold one reference fewer to its object `luid`. */
@@ -181,7 +203,9 @@ export class Broker implements JellyContext, CacheHolder {
       return copy;
     }
     if (kind === "remote") {
-      return new RemoteReference(this, id, false);
+      const reference = new RemoteReference(this, id, false);
+      this.#finalizer?.register(reference, id, reference);
+      return reference;
     }
     if (kind === "local") {
       return this.#locals.get(id)?.object;
@@ -190,15 +214,11 @@ export class Broker implements JellyContext, CacheHolder {
   }
 
   #jellier(): Jellier {
-    return new Jellier(this.#userRegistry ?? new JellyRegistry(), this);
+    return new Jellier(this.#registry, this);
   }
 
   #unjelly(tree: BananaValue): PbValue {
-    return new Unjellier(this.#combinedRegistry(), this).unjelly(tree);
-  }
-
-  #combinedRegistry(): JellyRegistry {
-    return this.#userRegistry === undefined ? this.#registry : this.#userRegistry.add("twisted.spread.pb.CopyableFailure", CopiedFailure);
+    return new Unjellier(this.#registry, this).unjelly(tree);
   }
 
   // ---------------------------------------------------------------- receiving
@@ -214,6 +234,7 @@ export class Broker implements JellyContext, CacheHolder {
       }
     } catch (e) {
       const error = e instanceof BananaError || e instanceof JellyError ? e : new Error(String(e));
+      this.#logger.log(LogLevel.Error, `The peer broke the protocol; closing the connection: ${error.message}`);
       this.#transport.close();
       this.#lost(new ConnectionLostError(`The peer broke the protocol: ${error.message}`));
     }
@@ -241,6 +262,7 @@ export class Broker implements JellyContext, CacheHolder {
       throw new BananaError("A PB message is a list that starts with its command.");
     }
     const command = text(item[0]);
+    this.#trace("received", item);
     switch (command) {
       case "version":
         if (item[1] !== 6) {
@@ -293,6 +315,7 @@ export class Broker implements JellyContext, CacheHolder {
         return;
       }
       default:
+        this.#logger.log(LogLevel.Warning, `The peer sent a command we do not know (${command.slice(0, 64)}); answering didNotUnderstand.`);
         this.#send([word("didNotUnderstand"), item[0]]);
     }
   }
@@ -312,6 +335,7 @@ export class Broker implements JellyContext, CacheHolder {
     const prefix = cache ? "observe_" : "remote_";
     const fn = target === undefined ? undefined : (target as unknown as Record<string, unknown>)[`${prefix}${method}`];
     if (typeof fn !== "function") {
+      this.#logger.log(LogLevel.Debug, `The peer called ${prefix}${method.slice(0, 64)}, which ${target === undefined ? "object is unknown" : "does not exist"}.`);
       reply(false, `No such method: ${prefix}${method}`);
       return;
     }
@@ -332,7 +356,19 @@ export class Broker implements JellyContext, CacheHolder {
   #send(message: BananaValue): void {
     const writer = new BananaWriter(this.#dialect);
     writer.write(message);
-    this.#transport.send(writer.finish().slice());
+    const bytes = writer.finish().slice();
+    this.#trace("sending", message, bytes.length);
+    this.#transport.send(bytes);
+  }
+
+  /** A Trace line per message: its command and request id, what it carries only when logMessageContent is on. */
+  #trace(verb: string, message: BananaValue, size?: number): void {
+    if (this.#logger === NullLogger || !Array.isArray(message)) {
+      return;
+    }
+    const [command, id] = message;
+    const head = `${verb} ${text(command)}${typeof id === "number" ? ` #${id}` : ""}${size === undefined ? "" : ` (${size} bytes)`}`;
+    this.#logger.log(LogLevel.Trace, this.#logContent ? `${head}: ${render(message.slice(1))}` : head);
   }
 
   #lost(error: Error): void {
@@ -346,12 +382,25 @@ export class Broker implements JellyContext, CacheHolder {
       pending.reject(new ConnectionLostError(`The connection closed before the answer came: ${error.message}`));
     }
     this.#pending.clear();
+    this.#locals.clear();
+    this.#localIds.clear();
+    this.#caches.clear();
+    this.#cacheReceived.clear();
+    this.#logger.log(this.#closedByUs ? LogLevel.Debug : LogLevel.Information, `PB connection closed: ${error.message}`);
+    this.onclose?.(this.#closedByUs ? undefined : error);
   }
 
   /** Why the connection closed, once it did. */
   get closeReason(): Error | undefined {
     return this.#closeError;
   }
+}
+
+/** A message for a Trace line: bytes as text when they read as such, at most 2,000 characters. */
+function render(value: BananaValue): string {
+  const out = JSON.stringify(value, (_, v: unknown) =>
+    v instanceof Uint8Array ? decoder.decode(v) : typeof v === "bigint" ? `${v}n` : v);
+  return out.length > 2000 ? `${out.slice(0, 2000)}...` : out;
 }
 
 /** An error we answer with: a CopyableFailure as Twisted sends it (type, value, traceback unavailable). */
@@ -422,7 +471,7 @@ export class RemoteReference implements Disposable {
   dispose(): void {
     if (!this.isRoot && !this.#released) {
       this.#released = true;
-      this.broker.decref(this.luid);
+      this.broker.release(this);
     }
   }
 

@@ -8,6 +8,9 @@ export class JellyRegistry {
   readonly #byTag = new Map<string, RemoteCopyClass>();
   readonly #byClass = new Map<RemoteCopyClass, string>();
 
+  /** A registry of its own that also knows every class of `parent` (which it never changes). */
+  constructor(private readonly parent?: JellyRegistry) {}
+
   /** Registers `type` under the peer's class name (`"myapp.Point"`), both ways. */
   add(tag: string, type: RemoteCopyClass): this {
     this.#byTag.set(tag, type);
@@ -17,11 +20,11 @@ export class JellyRegistry {
 
   /** The class registered for `tag`, if any. */
   find(tag: string): RemoteCopyClass | undefined {
-    return this.#byTag.get(tag);
+    return this.#byTag.get(tag) ?? this.parent?.find(tag);
   }
 
   /** The tag of an instance's class, if it is registered. */
   tagOf(value: object): string | undefined {
-    return this.#byClass.get(value.constructor as RemoteCopyClass);
+    return this.#byClass.get(value.constructor as RemoteCopyClass) ?? this.parent?.tagOf(value);
   }
 }

@@ -8,4 +8,6 @@ export interface ITransport {
   onreceive: ((data: Uint8Array) => void) | undefined;
   /** Called once when the connection closed, with the error that closed it, if any. */
   onclose: ((error?: Error) => void) | undefined;
+  /** Hands over bytes that came before `onreceive` was set, if the transport keeps them for later. */
+  flushEarly?(): void;
 }
