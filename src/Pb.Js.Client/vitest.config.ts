@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["../../tests/Pb.Js.Client.Tests/**/*.test.ts"],
+    // the FinalizationRegistry test collects garbage on purpose
+    execArgv: ["--expose-gc"],
     reporters: ["default", ["junit", { outputFile: "../../artifacts/test-results/Pb.Js.Client.Tests/junit.xml" }]],
   },
 });

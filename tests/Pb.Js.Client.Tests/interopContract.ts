@@ -66,6 +66,26 @@ describe(title, () => {
     client.close();
   });
 
+  it("releases a reference dropped without dispose() once it is collected (the FinalizationRegistry safety net)", async () => {
+    const collect = (globalThis as { gc?: () => void }).gc;
+    expect(typeof collect).toBe("function"); // vitest.config.ts runs the workers with --expose-gc
+    const client = await connect();
+    const root = await client.getRootObject();
+    await (async () => {
+      const dropped = await root.callRemote<RemoteReference>("get_counter", 1);
+      expect(await dropped.callRemote("total")).toBe(1);
+    })();
+    expect(await root.callRemote("exported_count")).toBe(1);
+    let count = 1;
+    for (let attempt = 0; attempt < 50 && count !== 0; attempt++) {
+      collect!();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      count = await root.callRemote<number>("exported_count");
+    }
+    expect(count).toBe(0);
+    client.close();
+  });
+
   it("lets Twisted call back into a client Referenceable, with and without answers", async () => {
     const client = await connect();
     const root = await client.getRootObject();
