@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 import { BananaParser } from "../banana/BananaParser.js";
 import { BananaError, DEFAULT_BANANA_LIMITS, type BananaLimits, type BananaValue } from "../banana/BananaTypes.js";
 import { BananaWriter, encodeBanana } from "../banana/BananaWriter.js";

@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 import type { PbValue } from "../jelly/JellyValues.js";
 
 /** The broker side of a held cache (keeps flavors free of the broker). */
