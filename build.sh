@@ -30,6 +30,11 @@ ensure_prereqs() {
     log "installing python3-twisted"
     apt_install python3-twisted || { log "could not install python3-twisted"; return 1; }
   fi
+  # The browser tests drive Debian's Chromium with playwright-core (Playwright's own browser download does not work here).
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing chromium"
+    apt_install chromium || { log "could not install chromium"; return 1; }
+  fi
   if [ -f package.json ] && command -v npm >/dev/null; then
     if [ ! -d node_modules ] || [ package.json -nt node_modules ] || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules ]; }; then
       log "installing npm packages"

@@ -27,8 +27,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts the functional server with `root` "portal" (logins) or "interop" (the interop contract). */
-export async function startFunctionalServer(root: "portal" | "interop"): Promise<FunctionalServer> {
+/** Starts the functional server with `root` "portal" (logins) or "interop" (the interop contract), serving `staticRoot`'s files. */
+export async function startFunctionalServer(root: "portal" | "interop", staticRoot?: string): Promise<FunctionalServer> {
   const dll = fileURLToPath(new URL("./FunctionalServer/bin/Release/net10.0/FunctionalServer.dll", import.meta.url));
   if (!existsSync(dll)) {
     throw new Error(`${dll} is missing: build the solution first (./build.sh build).`);
@@ -39,7 +39,11 @@ export async function startFunctionalServer(root: "portal" | "interop"): Promise
   let child: ChildProcess | undefined;
 
   const start = async (): Promise<void> => {
-    const process_ = spawn("dotnet", [dll, `--Root=${root}`, `--Server:HttpPort=${httpPort}`, `--Server:TcpPort=${tcpPort}`], {
+    const args = [dll, `--Root=${root}`, `--Server:HttpPort=${httpPort}`, `--Server:TcpPort=${tcpPort}`];
+    if (staticRoot !== undefined) {
+      args.push(`--Server:StaticRoot=${staticRoot}`);
+    }
+    const process_ = spawn("dotnet", args, {
       env: { ...process.env, ASPNETCORE_ENVIRONMENT: "Development", DOTNET_NOLOGO: "1" },
       stdio: ["ignore", "ignore", "inherit"],
     });

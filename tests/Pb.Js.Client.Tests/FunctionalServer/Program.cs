@@ -2,7 +2,8 @@
 //   --Root=interop  the contract of tests/Pb.Interop.Tests/python/pb_interop_server.py (tests/Shared/InteropContract.cs),
 //                   so the same vitest scenario runs against real Twisted and against this server
 //   --Root=portal   (default) logins: passwords alice/secret and bob/hunter2, anonymous, JWTs from POST /token
-// PB over WebSocket at /pb on Server:HttpPort, raw PB over TCP on Server:TcpPort, both on 127.0.0.1.
+// PB over WebSocket at /pb on Server:HttpPort, raw PB over TCP on Server:TcpPort, both on 127.0.0.1; static files from
+// Server:StaticRoot when set (the browser test's page).
 using System.Net;
 using System.Security.Claims;
 using System.Text;
@@ -49,6 +50,11 @@ builder.WebHost.ConfigureKestrel(kestrel =>
 });
 
 WebApplication app = builder.Build();
+// The browser test's page and the client bundle, from a folder the test fills (Server:StaticRoot), same origin as /pb.
+if (builder.Configuration["Server:StaticRoot"] is string staticRoot)
+{
+    app.UseStaticFiles(new StaticFileOptions { FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(staticRoot) });
+}
 app.UseAuthentication();
 app.UseAuthorization();
 app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
