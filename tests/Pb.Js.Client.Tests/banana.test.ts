@@ -21,8 +21,8 @@ function plain(v: BananaValue): unknown {
   if (v instanceof BananaFloat) {
     return { float: Object.is(v.value, -0) ? "-0" : String(v.value) };
   }
-  if (v instanceof Uint8Array) {
-    return { bytes: Buffer.from(v).toString("hex") };
+  if (v instanceof Uint8Array || typeof v === "string") {
+    return { bytes: Buffer.from(v).toString("hex") }; // a string stands for its UTF-8 bytes
   }
   if (Array.isArray(v)) {
     return v.map(plain);

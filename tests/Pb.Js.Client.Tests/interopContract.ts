@@ -50,6 +50,11 @@ describe(title, () => {
     expect((error as RemoteError).remoteType).toBe("builtins.ValueError");
     expect((error as RemoteError).message).toBe("boom");
     expect(await root.callRemote("add_one", 1)).toBe(2); // the connection stays
+    // a value that cannot be sent fails that call only, as a rejected Promise (never a throw, never a stuck call)
+    class Unregistered { x = 1; }
+    await expect(root.callRemote("echo", new Unregistered() as unknown as PbValue)).rejects.toThrow(/register its class/);
+    await expect(root.callRemote("echo", 2n ** 500n)).rejects.toThrow(/too large/);
+    expect(await root.callRemote("add_one", 2)).toBe(3);
     client.close();
   });
 

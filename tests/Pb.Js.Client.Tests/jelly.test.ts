@@ -26,12 +26,12 @@ const registry = new JellyRegistry().add("pbvectors.Point", Point);
 const vectors = (loadVectors("jelly.json").vectors as JellyVector[]);
 const security = (loadVectors("unjelly-security.json").vectors as SecurityVector[]);
 
-/** Trees compare by content: bytes as hex, floats tagged. */
+/** Trees compare by content: bytes as hex (text as its UTF-8 bytes, which is how the writer sends it), floats tagged. */
 function plain(v: BananaValue): unknown {
   if (v instanceof BananaFloat) {
     return { float: Object.is(v.value, -0) ? "-0" : String(v.value) };
   }
-  if (v instanceof Uint8Array) {
+  if (v instanceof Uint8Array || typeof v === "string") {
     return { bytes: Buffer.from(v).toString("hex") };
   }
   return Array.isArray(v) ? v.map(plain) : typeof v === "bigint" ? { int: v.toString() } : v;

@@ -3,12 +3,15 @@ import {
   type BananaDialect, type BananaLimits, type BananaValue,
 } from "./BananaTypes.js";
 
-const encoder = new TextEncoder();
-const vocabularyBytes: readonly Uint8Array[] = VOCABULARY.map((word) => encoder.encode(word));
+import { asciiToken } from "./Text.js";
+
+const INCOMPLETE = 0;
+const VALUE = 1;
+const OPENED = 2;
 
 interface OpenList {
   readonly expected: number;
-  readonly items: BananaValue[];
+  readonly items: BananaValue[];   // grown as items come: a header's length is a claim, not memory to hand out
 }
 
 /**
@@ -22,6 +25,8 @@ export class BananaParser {
   #end = 0;
   #stack: OpenList[] = [];
   #messageBytes = 0;
+  #value: BananaValue | undefined;
+  #opened = 0;
 
   constructor(public dialect: BananaDialect = "none", private readonly limits: BananaLimits = DEFAULT_BANANA_LIMITS) {}
 
@@ -66,54 +71,69 @@ export class BananaParser {
 
   /** The next complete top-level item, or undefined when more bytes are needed. */
   #next(): BananaValue | undefined {
+    const stack = this.#stack;
     for (;;) {
-      const token = this.#token();
-      if (token === undefined) {
+      const status = this.#token();
+      if (status === INCOMPLETE) {
         return undefined;
       }
-      let item: BananaValue | undefined = token.value;
-      if (token.openList !== undefined) {
-        if (this.#stack.length >= this.limits.maxDepth) {
+      if (status === OPENED) {
+        if (stack.length >= this.limits.maxDepth) {
           throw new BananaError(`Security precaution: lists nested deeper than ${this.limits.maxDepth} (BananaLimits.maxDepth).`);
         }
-        this.#stack.push({ expected: token.openList, items: [] });
-        item = undefined;
-      }
-      if (item !== undefined) {
-        const top = this.#stack.at(-1);
-        if (top === undefined) {
+        stack.push({ expected: this.#opened, items: [] });
+      } else {
+        const item = this.#value!;
+        this.#value = undefined;
+        if (stack.length === 0) {
           this.#messageBytes = 0;
           return item;
         }
-        top.items.push(item);
+        stack[stack.length - 1]!.items.push(item);
       }
       // Close every list this token completed (an empty list completes at once).
-      for (let top = this.#stack.at(-1); top !== undefined && top.items.length === top.expected; top = this.#stack.at(-1)) {
-        this.#stack.pop();
-        const parent = this.#stack.at(-1);
-        if (parent === undefined) {
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1]!;
+        if (top.items.length !== top.expected) {
+          break;
+        }
+        stack.pop();
+        if (stack.length === 0) {
           this.#messageBytes = 0;
           return top.items;
         }
-        parent.items.push(top.items);
+        stack[stack.length - 1]!.items.push(top.items);
       }
     }
   }
 
-  /** Reads one token, or undefined (consuming nothing) when it is not complete yet. */
-  #token(): { value?: BananaValue; openList?: number } | undefined {
+  /** Consumes the bytes up to `end`, counting them against the message limit. */
+  #take(end: number): void {
+    this.#messageBytes += end - this.#start;
+    this.#start = end;
+    if (this.#messageBytes > this.limits.maxMessageSize) {
+      throw new BananaError(`Security precaution: a message larger than ${this.limits.maxMessageSize} bytes (BananaLimits.maxMessageSize).`);
+    }
+  }
+
+  /**
+   * Reads one token: VALUE (in #value), OPENED (a list of #opened items), or INCOMPLETE (consuming nothing) when it is
+   * not all here yet.
+   */
+  #token(): number {
     const b = this.#buffer;
     const limit = this.limits.maxHeaderLength;
     let pos = this.#start;
-    while (pos < this.#end && b[pos]! < 0x80) {
+    const end = this.#end;
+    while (pos < end && b[pos]! < 0x80) {
       pos++;
     }
     const headerLength = pos - this.#start;
-    if (pos === this.#end) {
+    if (pos === end) {
       if (headerLength > limit) {
         throw new BananaError(`Security precaution: more than ${limit} bytes of prefix`);
       }
-      return undefined;
+      return INCOMPLETE;
     }
     if (headerLength > limit) {
       throw new BananaError(`Security precaution: longer than ${limit} bytes worth of prefix`);
@@ -121,65 +141,62 @@ export class BananaParser {
     const type = b[pos]!;
     const headerStart = this.#start;
     const rest = pos + 1;
-    const take = (end: number): void => {
-      this.#messageBytes += end - this.#start;
-      this.#start = end;
-      if (this.#messageBytes > this.limits.maxMessageSize) {
-        throw new BananaError(`Security precaution: a message larger than ${this.limits.maxMessageSize} bytes (BananaLimits.maxMessageSize).`);
-      }
-    };
     switch (type) {
       case LIST: {
         const n = this.#smallHeader(headerStart, headerLength);
         if (n > this.limits.maxItemLength) {
           throw new BananaError("Security precaution: List too long.");
         }
-        take(rest);
-        return { openList: n };
+        this.#take(rest);
+        this.#opened = n;
+        return OPENED;
       }
       case STRING: {
         const n = this.#smallHeader(headerStart, headerLength);
         if (n > this.limits.maxItemLength) {
           throw new BananaError("Security precaution: String too long.");
         }
-        if (this.#end - rest < n) {
-          return undefined;
+        if (end - rest < n) {
+          return INCOMPLETE;
         }
-        const value = b.slice(rest, rest + n);
-        take(rest + n);
-        return { value };
+        // short ASCII strings (type names, keys, most text) as strings, from a cache; the rest as bytes
+        this.#value = (n <= 24 ? asciiToken(b, rest, n) : undefined) ?? b.slice(rest, rest + n);
+        this.#take(rest + n);
+        return VALUE;
       }
       case INT:
       case LONGINT: {
-        const value = this.#header(headerStart, headerLength);
-        take(rest);
-        return { value };
+        this.#value = this.#header(headerStart, headerLength);
+        this.#take(rest);
+        return VALUE;
       }
       case NEG:
       case LONGNEG: {
         const n = this.#header(headerStart, headerLength);
-        take(rest);
-        return { value: typeof n === "bigint" ? normalize(-n) : n === 0 ? 0 : -n };
+        this.#take(rest);
+        this.#value = typeof n === "bigint" ? normalize(-n) : n === 0 ? 0 : -n;
+        return VALUE;
       }
       case FLOAT: {
-        if (this.#end - rest < 8) {
-          return undefined;
+        if (end - rest < 8) {
+          return INCOMPLETE;
         }
-        const value = new BananaFloat(new DataView(b.buffer, b.byteOffset + rest, 8).getFloat64(0, false));
-        take(rest + 8);
-        return { value };
+        this.#value = new BananaFloat(new DataView(b.buffer, b.byteOffset + rest, 8).getFloat64(0, false));
+        this.#take(rest + 8);
+        return VALUE;
       }
       case VOCAB: {
         const n = this.#smallHeader(headerStart, headerLength);
         if (this.dialect !== "pb") {
           throw new BananaError(`Invalid item for pb protocol: VOCAB ${n} in the none dialect`);
         }
-        const word = n >= 1 && n < vocabularyBytes.length ? vocabularyBytes[n] : undefined;
+        const word = n >= 1 && n < VOCABULARY.length ? VOCABULARY[n] : undefined;
         if (word === undefined) {
           throw new BananaError(`Unknown vocabulary index ${n}`);
         }
-        take(rest);
-        return { value: word.slice() };
+        this.#take(rest);
+        this.#value = word;
+        return VALUE;
       }
       default:
         throw new BananaError(`Invalid Type Byte 0x${type.toString(16).padStart(2, "0")}`);
@@ -195,6 +212,9 @@ export class BananaParser {
   /** The base-128 header value: a number when safe, else a bigint. */
   #header(start: number, length: number): number | bigint {
     const b = this.#buffer;
+    if (length === 1) {
+      return b[start]!;
+    }
     if (length <= 7) {
       let n = 0;
       for (let i = length - 1; i >= 0; i--) {

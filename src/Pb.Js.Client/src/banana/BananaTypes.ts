@@ -28,8 +28,11 @@ export class BananaFloat {
 
 /**
  * A banana s-expression: integers (a `number` when safe, a `bigint` beyond), floats, byte strings and lists of these.
+ * A `string` stands for its UTF-8 bytes: the writer sends text so (the jellier makes text so), and the parser gives
+ * short all-ASCII byte strings and vocabulary words so (their bytes are exactly those characters); other byte strings
+ * are `Uint8Array`.
  */
-export type BananaValue = number | bigint | BananaFloat | Uint8Array | BananaValue[];
+export type BananaValue = number | bigint | BananaFloat | Uint8Array | string | BananaValue[];
 
 /** The PB vocabulary (Twisted's `pb.Broker` dialect), index to word; index 0 is unused. */
 export const VOCABULARY: readonly string[] = [

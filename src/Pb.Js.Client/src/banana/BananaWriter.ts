@@ -2,6 +2,7 @@ import {
   BananaError, BananaFloat, FLOAT, INT, LIST, LONGINT, LONGNEG, NEG, STRING, VOCAB, VOCABULARY,
   type BananaDialect, type BananaValue,
 } from "./BananaTypes.js";
+import { latin1Word, utf8Length, writeUtf8 } from "./Text.js";
 
 const LARGEST_INT = 2 ** 31 - 1;
 const SMALLEST_INT = -(2 ** 31);
@@ -19,6 +20,11 @@ export class BananaWriter {
     this.#view = new DataView(this.#buffer.buffer);
   }
 
+  /** Starts again at the beginning of the same buffer. */
+  reset(): void {
+    this.#length = 0;
+  }
+
   /** The bytes written so far (a view, valid until the next write). */
   finish(): Uint8Array {
     return this.#buffer.subarray(0, this.#length);
@@ -27,15 +33,47 @@ export class BananaWriter {
   /** Encodes one s-expression. Throws {@link BananaError} for values banana cannot carry. */
   write(value: BananaValue, maxItemLength = 640 * 1024): void {
     if (Array.isArray(value)) {
-      if (value.length > maxItemLength) {
-        throw new BananaError(`list/tuple is too long to send (${value.length})`);
+      const n = value.length;
+      if (n > maxItemLength) {
+        throw new BananaError(`list/tuple is too long to send (${n})`);
       }
-      this.#header(value.length, LIST);
-      for (const item of value) {
-        this.write(item, maxItemLength);
+      this.#header(n, LIST);
+      for (let i = 0; i < n; i++) {
+        this.write(value[i]!, maxItemLength);
       }
+    } else if (typeof value === "number") {
+      if (!Number.isInteger(value)) {
+        throw new BananaError(`not an integer: ${value} (send floats as BananaFloat)`);
+      }
+      if (value >= 0 && value <= LARGEST_INT) {
+        this.#header(value, INT);
+      } else if (Number.isSafeInteger(value)) {
+        if (value < SMALLEST_INT) {
+          this.#header(-value, LONGNEG);
+        } else if (value < 0) {
+          this.#header(-value, NEG);
+        } else {
+          this.#header(value, LONGINT);
+        }
+      } else {
+        this.write(BigInt(value), maxItemLength);
+      }
+    } else if (typeof value === "string") {
+      const word = this.dialect === "pb" && value.length <= 13 ? vocabularyIds.get(value) : undefined;
+      if (word !== undefined) {
+        this.#header(word, VOCAB);
+        return;
+      }
+      const length = value.length < 64 && isAscii(value) ? value.length : utf8Length(value);
+      if (length > maxItemLength) {
+        throw new BananaError(`byte string is too long to send (${length})`);
+      }
+      this.#header(length, STRING);
+      this.#reserve(length);
+      writeUtf8(value, this.#buffer, this.#length, length);
+      this.#length += length;
     } else if (value instanceof Uint8Array) {
-      const word = this.dialect === "pb" && value.length <= 13 ? vocabularyIds.get(latin1(value)) : undefined;
+      const word = this.dialect === "pb" && value.length <= 13 && value.length >= 4 ? vocabularyIds.get(latin1Word(value)) : undefined;
       if (word !== undefined) {
         this.#header(word, VOCAB);
         return;
@@ -52,21 +90,6 @@ export class BananaWriter {
       this.#buffer[this.#length++] = FLOAT;
       this.#view.setFloat64(this.#length, value.value, false);
       this.#length += 8;
-    } else if (typeof value === "number") {
-      if (!Number.isInteger(value)) {
-        throw new BananaError(`not an integer: ${value} (send floats as BananaFloat)`);
-      }
-      if (Number.isSafeInteger(value)) {
-        if (value < SMALLEST_INT) {
-          this.#header(-value, LONGNEG);
-        } else if (value < 0) {
-          this.#header(-value, NEG);
-        } else {
-          this.#header(value, value <= LARGEST_INT ? INT : LONGINT);
-        }
-      } else {
-        this.write(BigInt(value), maxItemLength);
-      }
     } else if (typeof value === "bigint") {
       const magnitude = value < 0n ? -value : value;
       if (magnitude >= 1n << BigInt(7 * this.maxHeaderLength)) {
@@ -86,14 +109,18 @@ export class BananaWriter {
 
   #header(n: number, type: number): void {
     this.#reserve(11);
-    if (n === 0) {
-      this.#buffer[this.#length++] = 0;
+    const b = this.#buffer;
+    let at = this.#length;
+    if (n < 128) {
+      b[at++] = n; // one header byte: most lengths and ints
+    } else {
+      while (n > 0) {
+        b[at++] = n % 128;
+        n = Math.floor(n / 128);
+      }
     }
-    while (n > 0) {
-      this.#buffer[this.#length++] = n % 128;
-      n = Math.floor(n / 128);
-    }
-    this.#buffer[this.#length++] = type;
+    b[at++] = type;
+    this.#length = at;
   }
 
   #bigHeader(n: bigint): void {
@@ -126,13 +153,13 @@ export function encodeBanana(value: BananaValue, dialect: BananaDialect = "none"
   return writer.finish().slice();
 }
 
-/** Byte string as text for vocabulary lookup (vocabulary words are ASCII). */
-function latin1(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) {
-    s += String.fromCharCode(b);
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) >= 0x80) {
+      return false;
+    }
   }
-  return s;
+  return true;
 }
 
 /** The UTF-8 bytes of a string (byte strings on the wire are `Uint8Array`). */

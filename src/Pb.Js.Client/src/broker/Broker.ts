@@ -12,11 +12,9 @@ import { RemoteCache, type CacheHolder } from "../flavors/RemoteCache.js";
 import { Referenceable } from "./Referenceable.js";
 import { LogLevel, NullLogger, toLogger, type ILogger } from "../Logging.js";
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const word = (w: string): Uint8Array => encoder.encode(w);
 const text = (b: BananaValue | undefined): string => (b instanceof Uint8Array ? decoder.decode(b) : String(b));
-const ROOT = word("root");
+const ROOT = "root";
 
 /** What a broker allows and how it behaves. */
 export interface BrokerOptions {
@@ -60,6 +58,7 @@ export class Broker implements JellyContext, CacheHolder {
     ? new FinalizationRegistry<number>((luid) => this.decref(luid))
     : undefined;
   #closedByUs = false;
+  #writer: BananaWriter | undefined;   // one buffer for every message sent (the transport gets a copy)
   /** Called once when the connection closed: with the error that closed it, or undefined when this side closed it. */
   onclose: ((error: Error | undefined) => void) | undefined;
   #dialect: "none" | "pb" = "none";
@@ -124,17 +123,23 @@ export class Broker implements JellyContext, CacheHolder {
       return Promise.reject(new Error(`Too many calls are waiting for an answer (${this.#maxPending}, maxPendingCalls).`));
     }
     const id = this.#nextRequest++;
-    const jellier = this.#jellier();
-    const kw = Object.assign(Object.create(null) as Record<string, PbValue>, kwargs ?? {});
-    const message: BananaValue[] = [
-      word("message"), id, target.isRoot ? ROOT : target.luid, word(method), answer ? 1 : 0,
-      jellier.jelly(new Tuple([...args])), jellier.jelly(kw),
-    ];
-    const result = answer
-      ? new Promise<PbValue>((resolve, reject) => this.#pending.set(id, { resolve, reject }))
-      : Promise.resolve<PbValue>(null);
-    this.#send(message);
-    return result;
+    try {
+      const jellier = this.#jellier();
+      const kw = Object.assign(Object.create(null) as Record<string, PbValue>, kwargs ?? {});
+      const message: BananaValue[] = [
+        "message", id, target.isRoot ? ROOT : target.luid, method, answer ? 1 : 0,
+        jellier.jelly(new Tuple([...args])), jellier.jelly(kw),
+      ];
+      const result = answer
+        ? new Promise<PbValue>((resolve, reject) => this.#pending.set(id, { resolve, reject }))
+        : Promise.resolve<PbValue>(null);
+      this.#send(message);
+      return result;
+    } catch (e) {
+      // a value that cannot be sent fails this call only (JellyError, BananaError), and nothing waits for it
+      this.#pending.delete(id);
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   /** A reference of ours is released: no safety net any more, and the peer hears decref. */
@@ -146,7 +151,7 @@ export class Broker implements JellyContext, CacheHolder {
   /** Tells the peer we hold one reference fewer to its object `luid`. */
   decref(luid: number): void {
     if (!this.#closed) {
-      this.#send([word("decref"), luid]);
+      this.#send(["decref", luid]);
     }
   }
 
@@ -157,7 +162,7 @@ export class Broker implements JellyContext, CacheHolder {
       if (value.broker !== this) {
         throw new JellyError("A reference of another connection cannot be sent on this one.");
       }
-      return [word("local"), value.luid];
+      return ["local", value.luid];
     }
     if (value instanceof Referenceable) {
       let luid = this.#localIds.get(value);
@@ -167,7 +172,7 @@ export class Broker implements JellyContext, CacheHolder {
         this.#locals.set(luid, { object: value, refs: 0 });
       }
       this.#locals.get(luid)!.refs++;
-      return [word("remote"), luid];
+      return ["remote", luid];
     }
     return undefined;
   }
@@ -187,7 +192,7 @@ export class Broker implements JellyContext, CacheHolder {
     const times = this.#cacheReceived.get(luid) ?? 0;
     this.#cacheReceived.delete(luid);
     for (let i = 0; i < times && !this.#closed; i++) {
-      this.#send([word("decache"), luid]);
+      this.#send(["decache", luid]);
     }
   }
 
@@ -251,15 +256,15 @@ export class Broker implements JellyContext, CacheHolder {
     if (choice === undefined) {
       throw new BananaError(`No common dialect (the server offers ${names.join(", ")}).`);
     }
-    this.#transport.send(encodeBanana(word(choice), "none"));
+    this.#transport.send(encodeBanana(choice, "none"));
     this.#dialect = choice;
     this.#parser.dialect = choice;
     this.#negotiated = true;
-    this.#send([word("version"), 6]);
+    this.#send(["version", 6]);
   }
 
   #handle(item: BananaValue): void {
-    if (!Array.isArray(item) || !(item[0] instanceof Uint8Array)) {
+    if (!Array.isArray(item) || !(item[0] instanceof Uint8Array || typeof item[0] === "string")) {
       throw new BananaError("A PB message is a list that starts with its command.");
     }
     const command = text(item[0]);
@@ -317,45 +322,63 @@ export class Broker implements JellyContext, CacheHolder {
       }
       default:
         this.#logger.log(LogLevel.Warning, `The peer sent a command we do not know (${command.slice(0, 64)}); answering didNotUnderstand.`);
-        this.#send([word("didNotUnderstand"), item[0]]);
+        this.#send(["didNotUnderstand", item[0]]);
     }
   }
 
-  /** A call from the peer on one of our Referenceables: `remote_<name>`, answered unless it asked for none. */
+  /**
+   * A call from the peer on one of our Referenceables: `remote_<name>`, answered unless it asked for none. The method
+   * runs at once, as Twisted runs it (so one-way pushes cost no Promise); an answer that is a Promise is awaited.
+   */
   #receiveMessage(item: BananaValue[], cache: boolean): void {
-    const [, id, objectId, name, answer, args, kwargs] = item;
-    const answerRequired = answer === 1;
-    const reply = (ok: boolean, value: PbValue): void => {
-      if (answerRequired && !this.#closed) {
-        this.#send([word(ok ? "answer" : "error"), id as number, ok ? this.#jellier().jelly(value) : failureTree(value)]);
-      }
-    };
+    const id = item[1], objectId = item[2], answerRequired = item[4] === 1;
     // A call on one of our Referenceables runs remote_<name>; an owner's update of a cache we hold runs observe_<name>.
     const target = typeof objectId !== "number" ? undefined : cache ? this.#caches.get(objectId) : this.#locals.get(objectId)?.object;
-    const method = text(name);
+    const method = text(item[3]);
     const prefix = cache ? "observe_" : "remote_";
     const fn = target === undefined ? undefined : (target as unknown as Record<string, unknown>)[`${prefix}${method}`];
     if (typeof fn !== "function") {
       this.#logger.log(LogLevel.Debug, `The peer called ${prefix}${method.slice(0, 64)}, which ${target === undefined ? "object is unknown" : "does not exist"}.`);
-      reply(false, `No such method: ${prefix}${method}`);
+      this.#reply(answerRequired, id, false, `No such method: ${prefix}${method}`);
       return;
     }
-    let positional: PbValue[];
+    let result: unknown;
     try {
-      const unjellied = this.#unjelly(args as BananaValue);
-      positional = unjellied instanceof Tuple ? unjellied.items : [];
-      this.#unjelly(kwargs as BananaValue);
+      const unjellier = new Unjellier(this.#registry, this);
+      const unjellied = unjellier.unjelly(item[5] as BananaValue);
+      unjellier.unjelly(item[6] as BananaValue);
+      result = (fn as (...a: PbValue[]) => unknown).apply(target, unjellied instanceof Tuple ? unjellied.items : []);
     } catch (e) {
-      reply(false, e instanceof Error ? e.message : String(e));
+      this.#reply(answerRequired, id, false, e instanceof Error ? e.message : String(e));
       return;
     }
-    Promise.resolve()
-      .then(() => (fn as (...a: PbValue[]) => unknown).apply(target, positional))
-      .then((result) => reply(true, (result ?? null) as PbValue), (e: unknown) => reply(false, e instanceof Error ? e.message : String(e)));
+    if (result instanceof Promise) {
+      result.then((value: unknown) => this.#reply(answerRequired, id, true, (value ?? null) as PbValue),
+        (e: unknown) => this.#reply(answerRequired, id, false, e instanceof Error ? e.message : String(e)));
+    } else {
+      this.#reply(answerRequired, id, true, (result ?? null) as PbValue);
+    }
+  }
+
+  #reply(answerRequired: boolean, id: BananaValue | undefined, ok: boolean, value: PbValue): void {
+    if (answerRequired && !this.#closed) {
+      let tree: BananaValue;
+      try {
+        tree = ok ? this.#jellier().jelly(value) : failureTree(value);
+      } catch (e) {
+        ok = false;
+        tree = failureTree(e instanceof Error ? e.message : String(e));
+      }
+      this.#send([ok ? "answer" : "error", id as number, tree]);
+    }
   }
 
   #send(message: BananaValue): void {
-    const writer = new BananaWriter(this.#dialect);
+    let writer = this.#writer;
+    if (writer === undefined || writer.dialect !== this.#dialect) {
+      writer = this.#writer = new BananaWriter(this.#dialect);
+    }
+    writer.reset();
     writer.write(message);
     const bytes = writer.finish().slice();
     this.#trace("sending", message, bytes.length);
@@ -407,10 +430,10 @@ function render(value: BananaValue): string {
 /** An error we answer with: a CopyableFailure as Twisted sends it (type, value, traceback unavailable). */
 function failureTree(value: PbValue): BananaValue {
   const message = typeof value === "string" ? value : "error";
-  return [word("twisted.spread.pb.CopyableFailure"), [word("dictionary"),
-    [[word("unicode"), word("type")], word("builtins.Exception")],
-    [[word("unicode"), word("value")], [word("unicode"), word(message)]],
-    [[word("unicode"), word("traceback")], [word("unicode"), word("Traceback unavailable\n")]],
+  return ["twisted.spread.pb.CopyableFailure", ["dictionary",
+    [["unicode", "type"], "builtins.Exception"],
+    [["unicode", "value"], ["unicode", message]],
+    [["unicode", "traceback"], ["unicode", "Traceback unavailable\n"]],
   ]];
 }
 

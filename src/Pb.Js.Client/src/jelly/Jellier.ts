@@ -4,8 +4,9 @@ import {
   AsFloat, FrozenSet, JellyError, type JellyContext, PbDate, PbDateTime, PbDecimal, PbTime, PbTimedelta, Tuple, Unpersistable, type PbValue,
 } from "./JellyValues.js";
 
-const encoder = new TextEncoder();
-const atom = (word: string): Uint8Array => encoder.encode(word);
+// Type names and other words go into the tree as text; the writer sends text as its UTF-8 bytes (and a vocabulary
+// word as its index in the pb dialect), exactly as it sends the same bytes.
+const atom = (word: string): string => word;
 const A = {
   none: atom("None"), boolean: atom("boolean"), true: atom("true"), false: atom("false"), unicode: atom("unicode"),
   list: atom("list"), tuple: atom("tuple"), dictionary: atom("dictionary"), set: atom("set"), frozenset: atom("frozenset"),
@@ -37,7 +38,7 @@ export class Jellier {
       case "bigint":
         return value;
       case "string":
-        return [A.unicode, encoder.encode(value)];
+        return [A.unicode, value];
       case "object":
         break;
       default:
@@ -81,7 +82,8 @@ export class Jellier {
     this.#preserved.set(value, []);
     const sxp: BananaValue[] = [];
     if (Array.isArray(value)) {
-      sxp.push(A.list, ...value.map((v) => this.jelly(v as PbValue)));
+      sxp.push(A.list);
+      for (let i = 0; i < value.length; i++) sxp.push(this.jelly(value[i] as PbValue));
     } else if (value instanceof Tuple) {
       sxp.push(A.tuple, ...value.items.map((v) => this.jelly(v)));
     } else if (value instanceof FrozenSet) {
@@ -97,7 +99,12 @@ export class Jellier {
         const state = new Map<PbValue, PbValue>(Object.entries(value));
         sxp.push(atom(tag), this.jelly(state));
       } else if (proto === null || proto === Object.prototype) {
-        sxp.push(A.dictionary, ...Object.entries(value).map(([k, v]) => [this.jelly(k), this.jelly(v as PbValue)]));
+        sxp.push(A.dictionary);
+        for (const key in value) {
+          if (Object.prototype.hasOwnProperty.call(value, key)) {
+            sxp.push([[A.unicode, key], this.jelly((value as Record<string, PbValue>)[key] as PbValue)]);
+          }
+        }
       } else {
         throw new JellyError(`Cannot send an instance of ${(value as { constructor?: { name?: string } }).constructor?.name ?? "an unknown class"}: register its class on the JellyRegistry.`);
       }

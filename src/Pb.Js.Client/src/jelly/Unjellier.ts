@@ -1,11 +1,13 @@
 import { BananaFloat, type BananaValue } from "../banana/BananaTypes.js";
+import { decodeUtf8, encodeUtf8, latin1Word } from "../banana/Text.js";
 import { JellyRegistry } from "./JellyRegistry.js";
 import {
   FrozenSet, JellyError, type JellyContext, PbDate, PbDateTime, PbDecimal, PbTime, PbTimedelta, Tuple, Unpersistable, type PbValue,
 } from "./JellyValues.js";
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
-const latin1 = (bytes: Uint8Array): string => String.fromCharCode(...bytes);
+/** A tree's type name as text: a jellied string is `["unicode", text]` (our own trees may hold it as a string). */
+const kindOf = (head: BananaValue | undefined): string | undefined =>
+  head instanceof Uint8Array ? (head.length <= 256 ? latin1Word(head) : "") : typeof head === "string" ? head : undefined;
 
 /** A value made before its contents, so references inside it (cycles) can point back at it. */
 interface Made {
@@ -21,14 +23,55 @@ const none: Made["fill"] = () => {};
  * unregistered class name) is refused with a {@link JellyError}, as Twisted's `InsecureJelly`.
  */
 export class Unjellier {
-  readonly #references = new Map<number, PbValue>();
+  #references: Map<number, PbValue> | undefined;   // made at the first reference (most values have none)
 
   constructor(private readonly registry: JellyRegistry = new JellyRegistry(), private readonly context?: JellyContext) {}
 
   unjelly(tree: BananaValue): PbValue {
+    // The common shapes in one pass; the rest (and anything a reference may point into) through #make and fill.
+    if (typeof tree === "number" || typeof tree === "bigint" || tree instanceof Uint8Array) {
+      return tree;
+    }
+    if (typeof tree === "string") {
+      return encodeUtf8(tree); // a byte string the parser read as ASCII text: bytes to the user
+    }
+    if (Array.isArray(tree)) {
+      const kind = kindOf(tree[0]);
+      if (kind === "unicode" && tree.length === 2) {
+        return this.#text(tree[1]);
+      }
+      if (kind === "list") {
+        const list: PbValue[] = new Array<PbValue>(tree.length - 1);
+        for (let i = 1; i < tree.length; i++) list[i - 1] = this.unjelly(tree[i]!);
+        return list;
+      }
+      if (kind === "dictionary" && this.#textKeys(tree)) {
+        const object = Object.create(null) as Record<string, PbValue>;
+        for (let i = 1; i < tree.length; i++) {
+          const entry = tree[i] as BananaValue[];
+          object[this.#text((entry[0] as BananaValue[])[1])] = this.unjelly(entry[1]!);
+        }
+        return object;
+      }
+    }
     const made = this.#make(tree);
     made.fill();
     return made.value;
+  }
+
+  /** Whether every entry of a dictionary tree is [["unicode", text], value]. */
+  #textKeys(tree: BananaValue[]): boolean {
+    for (let i = 1; i < tree.length; i++) {
+      const entry = tree[i];
+      if (!Array.isArray(entry) || entry.length !== 2) {
+        throw new JellyError("A dictionary entry is a key and a value.");
+      }
+      const key = entry[0];
+      if (!Array.isArray(key) || key.length !== 2 || kindOf(key[0]) !== "unicode") {
+        return false;
+      }
+    }
+    return true;
   }
 
   #make(tree: BananaValue): Made {
@@ -41,15 +84,17 @@ export class Unjellier {
     if (tree instanceof Uint8Array) {
       return { value: tree, fill: none };
     }
-    const head = tree[0];
-    if (!(head instanceof Uint8Array)) {
+    if (typeof tree === "string") {
+      return { value: encodeUtf8(tree), fill: none };
+    }
+    const kind = kindOf(tree[0]);
+    if (kind === undefined) {
       throw new JellyError("A jelly list must start with a type name.");
     }
-    if (head.length > 256) {
+    if (kind === "") {
       throw new JellyError("InsecureJelly: a type name longer than 256 bytes.");
     }
     const rest = tree.slice(1);
-    const kind = latin1(head);
     switch (kind) {
       case "None":
         return { value: null, fill: none };
@@ -86,16 +131,16 @@ export class Unjellier {
           throw new JellyError("A reference needs an id and a value.");
         }
         const made = this.#make(rest[1]);
-        this.#references.set(id, made.value);
+        (this.#references ??= new Map()).set(id, made.value);
         return made;
       }
       case "dereference": {
         const id = rest[0];
-        if (typeof id !== "number" || !this.#references.has(id)) {
+        if (typeof id !== "number" || this.#references?.has(id) !== true) {
           // Deliberately stricter than Twisted, which leaves a placeholder object in the result.
           throw new JellyError(`Dereference of id ${String(id)}, which is not defined.`);
         }
-        return { value: this.#references.get(id) ?? null, fill: none };
+        return { value: this.#references!.get(id) ?? null, fill: none };
       }
       case "datetime": {
         const [y, mo, d, h, mi, s, us] = this.#ints(rest[0], 7);
@@ -149,7 +194,7 @@ export class Unjellier {
       return entry as [BananaValue, BananaValue];
     });
     // Text keys only: a plain object without a prototype (so "__proto__" is just a key); any other key: a Map.
-    const textKeys = pairs.every(([k]) => Array.isArray(k) && k[0] instanceof Uint8Array && latin1(k[0]) === "unicode");
+    const textKeys = pairs.every(([k]) => Array.isArray(k) && kindOf(k[0]) === "unicode");
     if (textKeys) {
       const object = Object.create(null) as Record<string, PbValue>;
       return { value: object, fill: () => { for (const [k, v] of pairs) object[this.unjelly(k) as string] = this.unjelly(v); } };
@@ -190,11 +235,14 @@ export class Unjellier {
   }
 
   #text(value: BananaValue | undefined): string {
+    if (typeof value === "string") {
+      return value;
+    }
     if (!(value instanceof Uint8Array)) {
       throw new JellyError("Expected a byte string.");
     }
     try {
-      return decoder.decode(value);
+      return decodeUtf8(value);
     } catch {
       throw new JellyError("Text that is not UTF-8.");
     }
