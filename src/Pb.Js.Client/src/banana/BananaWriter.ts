@@ -20,6 +20,19 @@ export class BananaWriter {
     this.#view = new DataView(this.#buffer.buffer);
   }
 
+  /** How many bytes are written. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Forgets what was written after the first `length` bytes (a message that failed half way). */
+  truncate(length: number): void {
+    if (length < 0 || length > this.#length) {
+      throw new RangeError(`cannot truncate ${this.#length} bytes to ${length}`);
+    }
+    this.#length = length;
+  }
+
   /** Starts again at the beginning of the same buffer. */
   reset(): void {
     this.#length = 0;

@@ -58,7 +58,8 @@ export class Broker implements JellyContext, CacheHolder {
     ? new FinalizationRegistry<number>((luid) => this.decref(luid))
     : undefined;
   #closedByUs = false;
-  #writer: BananaWriter | undefined;   // one buffer for every message sent (the transport gets a copy)
+  #writer: BananaWriter | undefined;   // the messages queued this turn, in one buffer (the transport gets a copy)
+  #flushQueued = false;
   /** Called once when the connection closed: with the error that closed it, or undefined when this side closed it. */
   onclose: ((error: Error | undefined) => void) | undefined;
   #dialect: "none" | "pb" = "none";
@@ -108,6 +109,7 @@ export class Broker implements JellyContext, CacheHolder {
   close(): void {
     if (!this.#closed) {
       this.#closedByUs = true;
+      this.#flush(); // what was sent before close() goes out first (a decref, a one-way call)
       this.#transport.close();
       this.#lost(new ConnectionLostError("The connection was closed by this side."));
     }
@@ -373,16 +375,48 @@ export class Broker implements JellyContext, CacheHolder {
     }
   }
 
+  /**
+   * Queues a message: every message sent in one turn of the event loop goes out in one transport write (one WebSocket
+   * message, one TCP write) once that turn's microtasks ran, or at once past 64 KiB. A message that cannot be encoded
+   * throws and leaves nothing of itself in the queue.
+   */
   #send(message: BananaValue): void {
     let writer = this.#writer;
     if (writer === undefined || writer.dialect !== this.#dialect) {
+      this.#flush();
       writer = this.#writer = new BananaWriter(this.#dialect);
     }
-    writer.reset();
-    writer.write(message);
-    const bytes = writer.finish().slice();
-    this.#trace("sending", message, bytes.length);
-    this.#transport.send(bytes);
+    const before = writer.length;
+    try {
+      writer.write(message);
+    } catch (e) {
+      writer.truncate(before);
+      throw e;
+    }
+    this.#trace("sending", message, writer.length - before);
+    if (writer.length >= 64 * 1024) {
+      this.#flush();
+    } else if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flushSoon);
+    }
+  }
+
+  readonly #flushSoon = (): void => {
+    this.#flushQueued = false;
+    this.#flush();
+  };
+
+  /** Hands what is queued to the transport. */
+  #flush(): void {
+    const writer = this.#writer;
+    if (writer !== undefined && this.#closed) {
+      writer.reset(); // the connection is gone: nothing to send it on
+    } else if (writer !== undefined && writer.length > 0) {
+      const bytes = writer.finish().slice();
+      writer.reset();
+      this.#transport.send(bytes);
+    }
   }
 
   /** A Trace line per message: its command and request id, what it carries only when logMessageContent is on. */
