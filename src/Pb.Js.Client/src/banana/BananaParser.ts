@@ -9,10 +9,6 @@ const INCOMPLETE = 0;
 const VALUE = 1;
 const OPENED = 2;
 
-interface OpenList {
-  readonly expected: number;
-  readonly items: BananaValue[];   // grown as items come: a header's length is a claim, not memory to hand out
-}
 
 /**
  * Reads banana incrementally, as Twisted's `Banana.dataReceived` does, without its quadratic re-buffering: bytes go
@@ -21,9 +17,11 @@ interface OpenList {
  */
 export class BananaParser {
   #buffer = new Uint8Array(0);
+  #view = new DataView(this.#buffer.buffer);
   #start = 0;
   #end = 0;
-  #stack: OpenList[] = [];
+  readonly #lists: BananaValue[][] = [];   // the open lists, innermost last (grown as items come: a header's
+  readonly #expected: number[] = [];       // length is a claim, not memory to hand out), and how many items each awaits
   #messageBytes = 0;
   #value: BananaValue | undefined;
   #opened = 0;
@@ -49,7 +47,7 @@ export class BananaParser {
 
   /** Whether bytes of an unfinished item are waiting. */
   get hasPartial(): boolean {
-    return this.#end > this.#start || this.#stack.length > 0;
+    return this.#end > this.#start || this.#lists.length > 0;
   }
 
   #append(chunk: Uint8Array): void {
@@ -61,6 +59,7 @@ export class BananaParser {
         const grown = new Uint8Array(Math.max(1024, (pending + chunk.length) * 2));
         grown.set(this.#buffer.subarray(this.#start, this.#end));
         this.#buffer = grown;
+        this.#view = new DataView(grown.buffer);
       }
       this.#start = 0;
       this.#end = pending;
@@ -71,38 +70,43 @@ export class BananaParser {
 
   /** The next complete top-level item, or undefined when more bytes are needed. */
   #next(): BananaValue | undefined {
-    const stack = this.#stack;
+    const lists = this.#lists;
+    const expected = this.#expected;
     for (;;) {
       const status = this.#token();
       if (status === INCOMPLETE) {
         return undefined;
       }
+      let item: BananaValue;
       if (status === OPENED) {
-        if (stack.length >= this.limits.maxDepth) {
+        if (lists.length >= this.limits.maxDepth) {
           throw new BananaError(`Security precaution: lists nested deeper than ${this.limits.maxDepth} (BananaLimits.maxDepth).`);
         }
-        stack.push({ expected: this.#opened, items: [] });
+        if (this.#opened > 0) {
+          lists.push([]);
+          expected.push(this.#opened);
+          continue;
+        }
+        item = []; // an empty list is complete at once
       } else {
-        const item = this.#value!;
+        item = this.#value!;
         this.#value = undefined;
-        if (stack.length === 0) {
+      }
+      // Add the item to the innermost open list, and close every list that completes.
+      for (;;) {
+        const depth = lists.length;
+        if (depth === 0) {
           this.#messageBytes = 0;
           return item;
         }
-        stack[stack.length - 1]!.items.push(item);
-      }
-      // Close every list this token completed (an empty list completes at once).
-      while (stack.length > 0) {
-        const top = stack[stack.length - 1]!;
-        if (top.items.length !== top.expected) {
+        const top = lists[depth - 1]!;
+        top.push(item);
+        if (top.length !== expected[depth - 1]) {
           break;
         }
-        stack.pop();
-        if (stack.length === 0) {
-          this.#messageBytes = 0;
-          return top.items;
-        }
-        stack[stack.length - 1]!.items.push(top.items);
+        lists.pop();
+        expected.pop();
+        item = top;
       }
     }
   }
@@ -181,7 +185,7 @@ export class BananaParser {
         if (end - rest < 8) {
           return INCOMPLETE;
         }
-        this.#value = new BananaFloat(new DataView(b.buffer, b.byteOffset + rest, 8).getFloat64(0, false));
+        this.#value = new BananaFloat(this.#view.getFloat64(rest, false));
         this.#take(rest + 8);
         return VALUE;
       }

@@ -20,7 +20,11 @@ export function decodeUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
 
-const words = new Map<number, string>();
+// A direct-mapped cache of short strings by a hash of their bytes: one slot per hash value modulo its size, the
+// newest string wins. Bounded, whatever the peer sends.
+const CACHE_SIZE = 4096;
+const words: string[] = new Array<string>(CACHE_SIZE).fill(""); // empty slots hold "" for the empty bytes below
+const wordBytes: Uint8Array[] = new Array<Uint8Array>(CACHE_SIZE).fill(new Uint8Array(0)); // each slot's bytes, to compare
 
 /**
  * A short byte string as Latin-1 text (type names, vocabulary words): the same string object each time for the same
@@ -35,19 +39,18 @@ export function latin1Word(bytes: Uint8Array): string {
   }
   let hash = n;
   for (let i = 0; i < n; i++) hash = (Math.imul(hash, 31) + bytes[i]!) | 0;
-  const cached = words.get(hash);
-  if (cached !== undefined && cached.length === n) {
+  const slot = hash & (CACHE_SIZE - 1);
+  const known = wordBytes[slot]!;
+  if (known.length === n) {
     let same = true;
-    for (let i = 0; i < n && same; i++) same = cached.charCodeAt(i) === bytes[i];
+    for (let i = 0; i < n && same; i++) same = known[i] === bytes[i];
     if (same) {
-      return cached;
+      return words[slot]!;
     }
   }
-  let s = "";
-  for (let i = 0; i < n; i++) s += String.fromCharCode(bytes[i]!);
-  if (words.size < 4096) {
-    words.set(hash, s);
-  }
+  const s = String.fromCharCode.apply(null, bytes as unknown as number[]);
+  words[slot] = s;
+  wordBytes[slot] = bytes.slice();
   return s;
 }
 
@@ -64,19 +67,19 @@ export function asciiToken(buffer: Uint8Array, start: number, length: number): s
     }
     hash = (Math.imul(hash, 31) + b) | 0;
   }
-  const cached = words.get(hash);
-  if (cached !== undefined && cached.length === length) {
+  const slot = hash & (CACHE_SIZE - 1);
+  const known = wordBytes[slot]!;
+  if (known.length === length) {
     let same = true;
-    for (let i = 0; i < length && same; i++) same = cached.charCodeAt(i) === buffer[start + i];
+    for (let i = 0; i < length && same; i++) same = known[i] === buffer[start + i];
     if (same) {
-      return cached;
+      return words[slot]!;
     }
   }
-  let s = "";
-  for (let i = start; i < start + length; i++) s += String.fromCharCode(buffer[i]!);
-  if (words.size < 4096) {
-    words.set(hash, s);
-  }
+  const bytes = buffer.slice(start, start + length);
+  const s = String.fromCharCode.apply(null, bytes as unknown as number[]);
+  words[slot] = s;
+  wordBytes[slot] = bytes;
   return s;
 }
 
