@@ -8,6 +8,13 @@ const LARGEST_INT = 2 ** 31 - 1;
 const SMALLEST_INT = -(2 ** 31);
 const encoder = new TextEncoder();
 const vocabularyIds = new Map<string, number>(VOCABULARY.map((word, i) => [word, i] as const).slice(1));
+// (length, first character) of every vocabulary word: most strings are ruled out by one array read, not a Map lookup
+const vocabularyShape = new Uint8Array(14 * 128);
+for (const word of VOCABULARY.slice(1)) vocabularyShape[word.length * 128 + word.charCodeAt(0)] = 1;
+const mayBeWord = (text: string): boolean => {
+  const n = text.length;
+  return n >= 4 && n <= 13 && text !== "unicode" && vocabularyShape[n * 128 + (text.charCodeAt(0) & 127)] === 1;
+};
 
 /** Writes banana into a growing buffer; `finish()` returns the bytes written. */
 export class BananaWriter {
@@ -72,7 +79,7 @@ export class BananaWriter {
         this.write(BigInt(value), maxItemLength);
       }
     } else if (typeof value === "string") {
-      const word = this.dialect === "pb" && value.length <= 13 ? vocabularyIds.get(value) : undefined;
+      const word = this.dialect === "pb" && mayBeWord(value) ? vocabularyIds.get(value) : undefined;
       if (word !== undefined) {
         this.#header(word, VOCAB);
         return;
