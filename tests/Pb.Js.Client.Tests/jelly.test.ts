@@ -131,6 +131,10 @@ describe("values", () => {
     expect(() => unjelly([new Uint8Array(640 * 1024).fill(0x61)])).toThrow(JellyError);
   });
 
+  it("refuses a dictionary entry that is no pair after a key that is not text, with a JellyError (not a TypeError)", () => {
+    expect(() => unjelly(["dictionary", [1, 2], 7])).toThrow(JellyError);
+  });
+
   it("refuses to send an instance of a class nobody registered", () => {
     class Secret { token = "x"; }
     expect(() => jelly(new Secret())).toThrow(/register its class/);

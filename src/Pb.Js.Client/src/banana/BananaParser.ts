@@ -2,13 +2,12 @@ import {
   BananaError, BananaFloat, DEFAULT_BANANA_LIMITS, FLOAT, INT, LIST, LONGINT, LONGNEG, NEG, STRING, VOCAB, VOCABULARY,
   type BananaDialect, type BananaLimits, type BananaValue,
 } from "./BananaTypes.js";
-
 import { asciiToken } from "./Text.js";
 
+// what #token read
 const INCOMPLETE = 0;
 const VALUE = 1;
 const OPENED = 2;
-
 
 /**
  * Reads banana incrementally, as Twisted's `Banana.dataReceived` does, without its quadratic re-buffering: bytes go

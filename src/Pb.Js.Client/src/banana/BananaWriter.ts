@@ -2,11 +2,10 @@ import {
   BananaError, BananaFloat, FLOAT, INT, LIST, LONGINT, LONGNEG, NEG, STRING, VOCAB, VOCABULARY,
   type BananaDialect, type BananaValue,
 } from "./BananaTypes.js";
-import { latin1Word, utf8Length, writeUtf8 } from "./Text.js";
+import { latin1, utf8Length, writeUtf8 } from "./Text.js";
 
 const LARGEST_INT = 2 ** 31 - 1;
 const SMALLEST_INT = -(2 ** 31);
-const encoder = new TextEncoder();
 const vocabularyIds = new Map<string, number>(VOCABULARY.map((word, i) => [word, i] as const).slice(1));
 // (length, first character) of every vocabulary word: most strings are ruled out by one array read, not a Map lookup
 const vocabularyShape = new Uint8Array(14 * 128);
@@ -84,7 +83,7 @@ export class BananaWriter {
         this.#header(word, VOCAB);
         return;
       }
-      const length = value.length < 64 && isAscii(value) ? value.length : utf8Length(value);
+      const length = utf8Length(value); // === value.length exactly when it is ASCII (written byte by byte then)
       if (length > maxItemLength) {
         throw new BananaError(`byte string is too long to send (${length})`);
       }
@@ -93,7 +92,7 @@ export class BananaWriter {
       writeUtf8(value, this.#buffer, this.#length, length);
       this.#length += length;
     } else if (value instanceof Uint8Array) {
-      const word = this.dialect === "pb" && value.length <= 13 && value.length >= 4 ? vocabularyIds.get(latin1Word(value)) : undefined;
+      const word = this.dialect === "pb" && value.length <= 13 && value.length >= 4 ? vocabularyIds.get(latin1(value)) : undefined;
       if (word !== undefined) {
         this.#header(word, VOCAB);
         return;
@@ -171,18 +170,4 @@ export function encodeBanana(value: BananaValue, dialect: BananaDialect = "none"
   const writer = new BananaWriter(dialect);
   writer.write(value);
   return writer.finish().slice();
-}
-
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) >= 0x80) {
-      return false;
-    }
-  }
-  return true;
-}
-
-/** The UTF-8 bytes of a string (byte strings on the wire are `Uint8Array`). */
-export function utf8(text: string): Uint8Array {
-  return encoder.encode(text);
 }

@@ -20,43 +20,21 @@ export function decodeUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
 
-// A direct-mapped cache of short strings by a hash of their bytes: one slot per hash value modulo its size, the
+/** A short byte string (a type name) as Latin-1 text. */
+export function latin1(bytes: Uint8Array): string {
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
+
+// A direct-mapped cache of short ASCII strings by a hash of their bytes: one slot per hash value modulo its size, the
 // newest string wins. Bounded, whatever the peer sends.
 const CACHE_SIZE = 4096;
 const words: string[] = new Array<string>(CACHE_SIZE).fill(""); // empty slots hold "" for the empty bytes below
 const wordBytes: Uint8Array[] = new Array<Uint8Array>(CACHE_SIZE).fill(new Uint8Array(0)); // each slot's bytes, to compare
 
 /**
- * A short byte string as Latin-1 text (type names, vocabulary words): the same string object each time for the same
- * bytes, from a small cache, so a tree's thousand "unicode" heads cost a hash each, not a new string.
- */
-export function latin1Word(bytes: Uint8Array): string {
-  const n = bytes.length;
-  if (n > 24) {
-    let s = "";
-    for (let i = 0; i < n; i++) s += String.fromCharCode(bytes[i]!);
-    return s;
-  }
-  let hash = n;
-  for (let i = 0; i < n; i++) hash = (Math.imul(hash, 31) + bytes[i]!) | 0;
-  const slot = hash & (CACHE_SIZE - 1);
-  const known = wordBytes[slot]!;
-  if (known.length === n) {
-    let same = true;
-    for (let i = 0; i < n && same; i++) same = known[i] === bytes[i];
-    if (same) {
-      return words[slot]!;
-    }
-  }
-  const s = String.fromCharCode.apply(null, bytes as unknown as number[]);
-  words[slot] = s;
-  wordBytes[slot] = bytes.slice();
-  return s;
-}
-
-/**
  * A short byte string read straight from a buffer as text when every byte is ASCII (so its UTF-8 bytes are exactly
- * those bytes), from the same cache as {@link latin1Word}; undefined for anything else, which stays bytes.
+ * those bytes): the same string object each time for the same bytes, so a tree's thousand "unicode" heads and keys
+ * cost a hash each, not a new string; undefined for anything else, which stays bytes.
  */
 export function asciiToken(buffer: Uint8Array, start: number, length: number): string | undefined {
   let hash = length;
@@ -77,7 +55,7 @@ export function asciiToken(buffer: Uint8Array, start: number, length: number): s
     }
   }
   const bytes = buffer.slice(start, start + length);
-  const s = String.fromCharCode.apply(null, bytes as unknown as number[]);
+  const s = latin1(bytes);
   words[slot] = s;
   wordBytes[slot] = bytes;
   return s;

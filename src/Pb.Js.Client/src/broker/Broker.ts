@@ -15,6 +15,7 @@ import { LogLevel, NullLogger, toLogger, type ILogger } from "../Logging.js";
 const decoder = new TextDecoder();
 const text = (b: BananaValue | undefined): string => (b instanceof Uint8Array ? decoder.decode(b) : String(b));
 const ROOT = "root";
+const NO_KWARGS: Readonly<Record<string, PbValue>> = Object.freeze(Object.create(null) as Record<string, PbValue>);
 
 /** What a broker allows and how it behaves. */
 export interface BrokerOptions {
@@ -127,10 +128,10 @@ export class Broker implements JellyContext, CacheHolder {
     const id = this.#nextRequest++;
     try {
       const jellier = this.#jellier();
-      const kw = Object.assign(Object.create(null) as Record<string, PbValue>, kwargs ?? {});
+      const kw = kwargs === undefined ? NO_KWARGS : Object.assign(Object.create(null) as Record<string, PbValue>, kwargs);
       const message: BananaValue[] = [
         "message", id, target.isRoot ? ROOT : target.luid, method, answer ? 1 : 0,
-        jellier.jelly(new Tuple([...args])), jellier.jelly(kw),
+        jellier.jelly(new Tuple(args as PbValue[])), jellier.jelly(kw), // the jellier only reads them
       ];
       const result = answer
         ? new Promise<PbValue>((resolve, reject) => this.#pending.set(id, { resolve, reject }))

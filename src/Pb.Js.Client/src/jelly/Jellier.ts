@@ -6,13 +6,11 @@ import {
 
 // Type names and other words go into the tree as text; the writer sends text as its UTF-8 bytes (and a vocabulary
 // word as its index in the pb dialect), exactly as it sends the same bytes.
-const atom = (word: string): string => word;
 const A = {
-  none: atom("None"), boolean: atom("boolean"), true: atom("true"), false: atom("false"), unicode: atom("unicode"),
-  list: atom("list"), tuple: atom("tuple"), dictionary: atom("dictionary"), set: atom("set"), frozenset: atom("frozenset"),
-  reference: atom("reference"), dereference: atom("dereference"), datetime: atom("datetime"), date: atom("date"),
-  time: atom("time"), timedelta: atom("timedelta"), decimal: atom("decimal"), unpersistable: atom("unpersistable"),
-};
+  none: "None", boolean: "boolean", true: "true", false: "false", unicode: "unicode", list: "list", tuple: "tuple",
+  dictionary: "dictionary", set: "set", frozenset: "frozenset", reference: "reference", dereference: "dereference",
+  datetime: "datetime", date: "date", time: "time", timedelta: "timedelta", decimal: "decimal", unpersistable: "unpersistable",
+} as const;
 
 /**
  * Values to jelly s-expressions, as Twisted's `_Jellier` makes them: an object met a second time becomes
@@ -51,16 +49,16 @@ export class Jellier {
       return new BananaFloat(value.value);
     }
     if (value instanceof PbDateTime) {
-      return [A.datetime, atom([value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond].join(" "))];
+      return [A.datetime, [value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond].join(" ")];
     }
     if (value instanceof PbDate) {
-      return [A.date, atom([value.year, value.month, value.day].join(" "))];
+      return [A.date, [value.year, value.month, value.day].join(" ")];
     }
     if (value instanceof PbTime) {
-      return [A.time, atom([value.hour, value.minute, value.second, value.microsecond].join(" "))];
+      return [A.time, [value.hour, value.minute, value.second, value.microsecond].join(" ")];
     }
     if (value instanceof PbTimedelta) {
-      return [A.timedelta, atom([value.days, value.seconds, value.microseconds].join(" "))];
+      return [A.timedelta, [value.days, value.seconds, value.microseconds].join(" ")];
     }
     if (value instanceof PbDecimal) {
       const c = value.coefficient;
@@ -68,7 +66,7 @@ export class Jellier {
       return [A.decimal, value.negativeZero && c === 0n ? -0 : coefficient, value.exponent];
     }
     if (value instanceof Unpersistable) {
-      return [A.unpersistable, atom(value.reason)];
+      return [A.unpersistable, value.reason];
     }
     const byReference = this.context?.jellyReference(value);
     if (byReference !== undefined) {
@@ -97,7 +95,7 @@ export class Jellier {
       const proto: unknown = Object.getPrototypeOf(value);
       if (tag !== undefined) {
         const state = new Map<PbValue, PbValue>(Object.entries(value));
-        sxp.push(atom(tag), this.jelly(state));
+        sxp.push(tag, this.jelly(state));
       } else if (proto === null || proto === Object.prototype) {
         sxp.push(A.dictionary);
         for (const key in value) {

@@ -1,5 +1,5 @@
 import { BananaFloat, type BananaValue } from "../banana/BananaTypes.js";
-import { decodeUtf8, encodeUtf8, latin1Word } from "../banana/Text.js";
+import { decodeUtf8, encodeUtf8, latin1 } from "../banana/Text.js";
 import { JellyRegistry } from "./JellyRegistry.js";
 import {
   FrozenSet, JellyError, type JellyContext, PbDate, PbDateTime, PbDecimal, PbTime, PbTimedelta, Tuple, Unpersistable, type PbValue,
@@ -7,7 +7,7 @@ import {
 
 /** A tree's type name as text: a jellied string is `["unicode", text]` (our own trees may hold it as a string). */
 const kindOf = (head: BananaValue | undefined): string | undefined =>
-  head instanceof Uint8Array ? (head.length <= 256 ? latin1Word(head) : "") : typeof head === "string" ? head : undefined;
+  head instanceof Uint8Array ? (head.length <= 256 ? latin1(head) : "") : typeof head === "string" ? head : undefined;
 
 /** A value made before its contents, so references inside it (cycles) can point back at it. */
 interface Made {
@@ -45,7 +45,7 @@ export class Unjellier {
         for (let i = 1; i < tree.length; i++) list[i - 1] = this.unjelly(tree[i]!);
         return list;
       }
-      if (kind === "dictionary" && this.#textKeys(tree)) {
+      if (kind === "dictionary" && this.#textKeys(tree, 1)) {
         const object = Object.create(null) as Record<string, PbValue>;
         for (let i = 1; i < tree.length; i++) {
           const entry = tree[i] as BananaValue[];
@@ -59,19 +59,18 @@ export class Unjellier {
     return made.value;
   }
 
-  /** Whether every entry of a dictionary tree is [["unicode", text], value]. */
-  #textKeys(tree: BananaValue[]): boolean {
-    for (let i = 1; i < tree.length; i++) {
-      const entry = tree[i];
+  /** Whether every dictionary entry from `start` on is [["unicode", text], value]; throws for one that is no pair. */
+  #textKeys(entries: readonly BananaValue[], start: number): boolean {
+    let text = true;
+    for (let i = start; i < entries.length; i++) {
+      const entry = entries[i];
       if (!Array.isArray(entry) || entry.length !== 2) {
         throw new JellyError("A dictionary entry is a key and a value.");
       }
       const key = entry[0];
-      if (!Array.isArray(key) || key.length !== 2 || kindOf(key[0]) !== "unicode") {
-        return false;
-      }
+      text &&= Array.isArray(key) && key.length === 2 && kindOf(key[0]) === "unicode";
     }
-    return true;
+    return text;
   }
 
   #make(tree: BananaValue): Made {
@@ -187,15 +186,9 @@ export class Unjellier {
   }
 
   #dictionary(entries: BananaValue[]): Made {
-    const pairs = entries.map((entry) => {
-      if (!Array.isArray(entry) || entry.length !== 2) {
-        throw new JellyError("A dictionary entry is a key and a value.");
-      }
-      return entry as [BananaValue, BananaValue];
-    });
+    const pairs = entries as [BananaValue, BananaValue][];
     // Text keys only: a plain object without a prototype (so "__proto__" is just a key); any other key: a Map.
-    const textKeys = pairs.every(([k]) => Array.isArray(k) && kindOf(k[0]) === "unicode");
-    if (textKeys) {
+    if (this.#textKeys(entries, 0)) {
       const object = Object.create(null) as Record<string, PbValue>;
       return { value: object, fill: () => { for (const [k, v] of pairs) object[this.unjelly(k) as string] = this.unjelly(v); } };
     }
