@@ -51,17 +51,39 @@ public static class LoginExtensions
         return root.CallRemoteAsync<RemoteReference>("loginToken", [token, mind], null, cancellationToken);
     }
 
-    /// <inheritdoc cref="LoginAsync(RemoteReference, UsernamePassword, Referenceable?, CancellationToken)"/>
-    public static async Task<RemoteReference> LoginAsync(this PbClient client, UsernamePassword credentials, Referenceable? mind = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Logs in with a username and password (see <see cref="LoginAsync(RemoteReference, UsernamePassword, Referenceable?, CancellationToken)"/>);
+    /// after an automatic reconnect the client logs in again with the same credentials and mind.
+    /// </summary>
+    public static Task<RemoteReference> LoginAsync(this PbClient client, UsernamePassword credentials, Referenceable? mind = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
-        return await (await client.GetRootObjectAsync(cancellationToken).ConfigureAwait(false)).LoginAsync(credentials, mind, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(credentials);
+        return client.LoginAsync((root, ct) => root.LoginAsync(credentials, mind, ct), cancellationToken);
     }
 
-    /// <inheritdoc cref="LoginAnonymousAsync(RemoteReference, Referenceable?, CancellationToken)"/>
-    public static async Task<RemoteReference> LoginAnonymousAsync(this PbClient client, Referenceable? mind = null, CancellationToken cancellationToken = default)
+    /// <summary>Logs in anonymously; after an automatic reconnect the client does so again with the same mind.</summary>
+    public static Task<RemoteReference> LoginAnonymousAsync(this PbClient client, Referenceable? mind = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
-        return await (await client.GetRootObjectAsync(cancellationToken).ConfigureAwait(false)).LoginAnonymousAsync(mind, cancellationToken).ConfigureAwait(false);
+        return client.LoginAsync((root, ct) => root.LoginAnonymousAsync(mind, ct), cancellationToken);
+    }
+
+    /// <summary>
+    /// Logs in as the user the transport authenticated (<see cref="PbClientOptions.AccessTokenProvider"/>'s token or a
+    /// cookie on the WebSocket upgrade); after an automatic reconnect the client does so again on the new connection.
+    /// </summary>
+    public static Task<RemoteReference> LoginAuthenticatedAsync(this PbClient client, Referenceable? mind = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        return client.LoginAsync((root, ct) => root.LoginAuthenticatedAsync(mind, ct), cancellationToken);
+    }
+
+    /// <summary>Logs in with a bearer token on any transport; after an automatic reconnect the client sends the same token again.</summary>
+    public static Task<RemoteReference> LoginTokenAsync(this PbClient client, string token, Referenceable? mind = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(token);
+        return client.LoginAsync((root, ct) => root.LoginTokenAsync(token, mind, ct), cancellationToken);
     }
 }
