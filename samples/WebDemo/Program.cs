@@ -1,24 +1,34 @@
-// The Pb.Web demo: PB over WebSockets at /pb (password, JWT, cookie or anonymous login; pb.banana or pb.msgpack) and raw PB over TCP for Twisted
-// clients, in one ASP.NET Core app. Development defaults only: in-memory users, a development signing key.
-using System.Security.Claims;
-using System.Text;
+// The Pb.Web demo, "live rooms": people sign in with ASP.NET (a cookie, or a JWT from /token), the page opens PB over a
+// WebSocket with that identity (loginAuthenticated, no password over PB) and observes rooms that update live in every
+// browser; Twisted clients log in with a password over raw TCP and post into the same rooms.
+using System.Net;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
-using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.IdentityModel.Tokens;
-using Pb;
 using Pb.AspNetCore;
 using Pb.Cred;
 using WebDemo;
 
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
-var users = new Dictionary<string, string> { ["alice"] = "secret", ["bob"] = "hunter2" };
-var signingKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(
-    builder.Configuration["Demo:SigningKey"] ?? "pb-web-demo-development-signing-key-not-for-production"));
+// Development defaults (./build.sh demo and dotnet run set Development): the demo users and a signing key. Anywhere
+// else both must come from configuration, and a missing key stops the app here with the reason.
+DemoUsers users;
+SymmetricSecurityKey signingKey;
+try
+{
+    users = DemoUsers.FromConfiguration(builder.Configuration, builder.Environment);
+    signingKey = DemoTokens.SigningKey(builder.Configuration, builder.Environment);
+}
+catch (InvalidOperationException e)
+{
+    Console.Error.WriteLine($"WebDemo cannot start: {e.Message}");
+    return 1;
+}
 
 // Two ways in: a JWT (Authorization header, or ?access_token= on the WebSocket) or the cookie POST /login sets.
-// A policy scheme picks the JWT when one is presented and the cookie otherwise.
 builder.Services.AddAuthentication("JwtOrCookie")
     .AddPolicyScheme("JwtOrCookie", "JWT or cookie", o => o.ForwardDefaultSelector = context =>
         context.Request.Headers.Authorization.Count > 0 || context.Request.Query.ContainsKey("access_token")
@@ -28,6 +38,7 @@ builder.Services.AddAuthentication("JwtOrCookie")
     {
         o.Cookie.Name = "pbweb-demo";
         o.Cookie.SameSite = SameSiteMode.Strict;
+        o.Cookie.HttpOnly = true;
         o.Events.OnRedirectToLogin = context =>
         {
             context.Response.StatusCode = StatusCodes.Status401Unauthorized;
@@ -35,31 +46,38 @@ builder.Services.AddAuthentication("JwtOrCookie")
         };
     })
     .AddJwtBearer(o =>
-{
-    o.TokenValidationParameters = new TokenValidationParameters
     {
-        ValidIssuer = DemoTokens.Issuer,
-        ValidAudience = DemoTokens.Audience,
-        IssuerSigningKey = signingKey,
-    };
-    o.Events = new JwtBearerEvents { OnMessageReceived = PerspectiveBrokerJwt.ReadAccessTokenFromQuery };
-});
+        o.TokenValidationParameters = new TokenValidationParameters
+        {
+            ValidIssuer = DemoTokens.Issuer,
+            ValidAudience = DemoTokens.Audience,
+            IssuerSigningKey = signingKey,
+        };
+        o.Events = new JwtBearerEvents { OnMessageReceived = PerspectiveBrokerJwt.ReadAccessTokenFromQuery };
+    });
 builder.Services.AddAuthorization();
-builder.Services.AddSingleton<Board>();
-builder.Services.AddPerspectiveBroker()
-    .UsePortal(sp => new Portal(new BoardRealm(sp.GetRequiredService<Board>()),
-        new ClaimsIdentityChecker(), new InMemoryPasswordChecker(users), new AllowAnonymousAccess()))
+builder.Services.Configure<RoomOptions>(builder.Configuration.GetSection("Demo:Rooms"));
+builder.Services.AddSingleton<RoomDirectory>();
+builder.Services.AddPerspectiveBroker(o => o.Broker.Jelly.Types.AddCacheable<Room>(Room.Tag))
+    // Browsers log in with the identity of their upgrade request; Twisted clients with a password (or a JWT) on TCP.
+    .UsePortal(sp => new Portal(new RoomsRealm(sp.GetRequiredService<RoomDirectory>(), sp.GetRequiredService<IPerspectiveBrokerContext>()),
+        new ClaimsIdentityChecker(), users.Checker))
     .AddJwtTokenLogin()
     .AddMessagePackProtocol();
 
-// Raw PB over TCP beside HTTP when PerspectiveBroker:TcpPort is set (./build.sh demo sets it): Twisted clients connect there.
+// Raw PB over TCP beside HTTP (PerspectiveBroker:TcpPort, 8800 in appsettings.json): Kestrel then listens where
+// --urls (or ASPNETCORE_URLS) says, plus the PB port, on loopback only.
+ListenOptions? pbListener = null;
 if (builder.Configuration.GetValue<int?>("PerspectiveBroker:TcpPort") is int tcpPort)
 {
-    int httpPort = builder.Configuration.GetValue("Demo:HttpPort", 5080);
+    string[] urls = (builder.Configuration["urls"] ?? "http://localhost:5080").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     builder.WebHost.ConfigureKestrel(kestrel =>
     {
-        kestrel.ListenLocalhost(httpPort);
-        kestrel.ListenLocalhost(tcpPort, listen => listen.UsePerspectiveBroker());
+        foreach (string url in urls)
+        {
+            DemoListen.Http(kestrel, BindingAddress.Parse(url));
+        }
+        kestrel.Listen(IPAddress.Loopback, tcpPort, listen => pbListener = listen.UsePerspectiveBroker());
     });
 }
 
@@ -69,21 +87,23 @@ app.UseStaticFiles();
 app.UseAuthentication();
 app.UseAuthorization();
 app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
-// A development token endpoint: a JWT for an in-memory user (POST username, password).
-app.MapPost("/token", (LoginRequest login) =>
-    users.TryGetValue(login.Username, out string? password) && password == login.Password
-        ? Results.Ok(new { token = DemoTokens.Create(login.Username, signingKey) })
-        : Results.Unauthorized());
+// Who the cookie (or token) says this is; 401 when nobody signed in.
+app.MapGet("/me", (HttpContext context) => context.User.Identity?.IsAuthenticated == true
+    ? Results.Ok(new { name = DemoUsers.NameOf(context.User) })
+    : Results.Unauthorized()).AllowAnonymous();
+// A JWT for a demo user (POST username, password): for scripts and non-browser clients.
+app.MapPost("/token", (LoginRequest login) => users.Check(login.Username, login.Password)
+    ? Results.Ok(new { token = DemoTokens.Create(login.Username, signingKey) })
+    : Results.Unauthorized());
 // Cookie sign-in for browsers: the WebSocket upgrade then carries the cookie, and the endpoint's Origin check
 // (PerspectiveBrokerOptions.AllowedOrigins, same origin by default) keeps other sites' pages out.
 app.MapPost("/login", async (LoginRequest login, HttpContext context) =>
 {
-    if (!users.TryGetValue(login.Username, out string? password) || password != login.Password)
+    if (!users.Check(login.Username, login.Password))
     {
         return Results.Unauthorized();
     }
-    var identity = new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, login.Username)], CookieAuthenticationDefaults.AuthenticationScheme);
-    await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
+    await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, DemoUsers.Principal(login.Username));
     return Results.NoContent();
 });
 app.MapPost("/logout", async (HttpContext context) =>
@@ -91,69 +111,24 @@ app.MapPost("/logout", async (HttpContext context) =>
     await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
     return Results.NoContent();
 });
-app.MapPerspectiveBroker("/pb");
+// Only signed-in users reach PB over WebSockets (the upgrade is refused with 401 otherwise).
+app.MapPerspectiveBroker("/pb").RequireAuthorization();
+
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("WebDemo");
+    string web = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()?.Addresses
+        .FirstOrDefault(a => pbListener is null || !a.EndsWith($":{pbListener.IPEndPoint?.Port}", StringComparison.Ordinal)) ?? "(no HTTP address)";
+    DemoLog.Started(logger, web, users.NameList);
+    if (pbListener?.IPEndPoint is { } pb)
+    {
+        DemoLog.TcpStarted(logger, pb);
+    }
+});
 app.Run();
+return 0;
 
 /// <summary>The demo's entry point, public for WebApplicationFactory.</summary>
 public partial class Program
 {
-}
-
-namespace WebDemo
-{
-    public sealed record LoginRequest(string Username, string Password);
-
-    /// <summary>Development JWTs for the demo's users.</summary>
-    public static class DemoTokens
-    {
-        public const string Issuer = "pbweb-demo";
-        public const string Audience = "pbweb-demo";
-
-        public static string Create(string user, SecurityKey key, TimeSpan? lifetime = null) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = Issuer,
-            Audience = Audience,
-            Subject = new ClaimsIdentity([new Claim("sub", user)]),
-            Expires = DateTime.UtcNow + (lifetime ?? TimeSpan.FromHours(1)),
-            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.HmacSha256),
-        });
-    }
-
-    /// <summary>A board every user shares: notes are seen by everybody, on WebSockets and TCP alike.</summary>
-    public sealed class Board
-    {
-        private readonly List<string> _notes = [];
-
-        public void Post(string note)
-        {
-            lock (_notes)
-            {
-                _notes.Add(note);
-            }
-        }
-
-        public string[] Notes()
-        {
-            lock (_notes)
-            {
-                return [.. _notes];
-            }
-        }
-    }
-
-    public sealed class BoardRealm(Board board) : IRealm
-    {
-        public ValueTask<AvatarLogin> RequestAvatarAsync(string avatarId, object? mind, CancellationToken cancellationToken) =>
-            ValueTask.FromResult(new AvatarLogin(new BoardUser(board, avatarId.Length == 0 ? "anonymous" : avatarId)));
-    }
-
-    /// <summary>What a logged-in user can do: say who they are, post and read notes.</summary>
-    public sealed class BoardUser(Board board, string name) : Avatar
-    {
-        [Remote("whoami")] public string WhoAmI() => name;
-
-        [Remote("post")] public void Post(string text) => board.Post($"{name}: {text}");
-
-        [Remote("notes")] public string[] Notes() => board.Notes();
-    }
 }
