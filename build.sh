@@ -175,9 +175,11 @@ cmd_test() {
 
 cmd_demo() {
   ensure_prereqs || return 1
+  # Development: the demo users (alice/wonderland, bob/builder) and the development signing key apply only there.
   local url=${PB_DEMO_URL:-http://127.0.0.1:5080}
-  log "starting the demo on $url (Ctrl+C to stop)"
-  dotnet run --project samples/WebDemo/WebDemo.csproj -c "$CONFIG" -- --Demo:HttpPort="${url##*:}" --PerspectiveBroker:TcpPort="${PB_DEMO_TCP_PORT:-8800}"
+  log "starting the demo on $url, PB over TCP on 127.0.0.1:${PB_DEMO_TCP_PORT:-8800} (Ctrl+C to stop)"
+  ASPNETCORE_ENVIRONMENT=Development dotnet run --project samples/WebDemo/WebDemo.csproj -c "$CONFIG" --no-launch-profile -- \
+    --urls "$url" --PerspectiveBroker:TcpPort="${PB_DEMO_TCP_PORT:-8800}"
 }
 
 cmd_public_api() {
