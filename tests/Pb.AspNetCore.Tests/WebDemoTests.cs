@@ -13,7 +13,7 @@ namespace Pb.AspNetCore.Tests;
 /// <summary>
 /// The live rooms demo through WebApplicationFactory, with the .NET client: identities from the app (JWT, cookie), the
 /// rooms as Cacheables, the Viewable that knows its caller, pokes into a mind, the caps, and the Production guards.
-/// The same app in a real browser is tests/WebDemo.Tests.
+/// The same app in a real browser is tests/Browser.
 /// </summary>
 public sealed class WebDemoTests(WebApplicationFactory<Program> factory) : IClassFixture<WebApplicationFactory<Program>>
 {
