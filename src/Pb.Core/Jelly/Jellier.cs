@@ -243,6 +243,18 @@ public sealed class Jellier
             }
             return;
         }
+        if (RecordShape.ForWriting(value.GetType()) is { } record)
+        {
+            // A typed value is a dict on the wire, and shares like one.
+            if (Enter(value, depth))
+            {
+                foreach (RecordShape.Member member in record.Members)
+                {
+                    Scan(member.Get!(value), depth + 2);
+                }
+            }
+            return;
+        }
         if (value is IEnumerable sequence)
         {
             if (Enter(value, depth))
@@ -530,6 +542,20 @@ public sealed class Jellier
         }
         if (_context is not null && _context.TryWriteReference(value, ref w))
         {
+            return;
+        }
+        if (!_substitutes.ContainsKey(value) && RecordShape.ForWriting(value.GetType()) is { } record)
+        {
+            if (BeginContainer(ref w, value, ref depth))
+            {
+                WriteHeader(ref w, JellyTag.Dictionary, record.Members.Length);
+                foreach (RecordShape.Member member in record.Members)
+                {
+                    w.WriteListHeader(2);
+                    WriteKey(ref w, member.Name, depth + 2);
+                    Write(ref w, member.Get!(value), depth + 2);
+                }
+            }
             return;
         }
         if (_substitutes.TryGetValue(value, out object? substitute) || _seen.ContainsKey(value))

@@ -133,6 +133,10 @@ public static class JellyConvert
                 return MakeGeneric(nameof(ToDictionary), args);
             }
         }
+        if (RecordShape.ForReading(type) is { } shape)
+        {
+            return shape.Read;
+        }
         return v => throw Fail(v, type);
     }
 

@@ -25,6 +25,12 @@ internal static class PbValueFormatter
     public static string PythonTypeName(object? value) => value switch
     {
         null => "NoneType",
+        string or char => "str",
+        byte[] or ReadOnlyMemory<byte> => "bytes",
+        bool => "bool",
+        long or int or short or sbyte or byte or ushort or uint or ulong or System.Numerics.BigInteger => "int",
+        double or float => "float",
+        PbTuple => "tuple",
         List<object?> or System.Collections.IList => "list",
         PbDictionary or System.Collections.IDictionary => "dict",
         HashSet<object?> => "set",

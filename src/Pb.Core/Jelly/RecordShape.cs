@@ -1,0 +1,262 @@
+using System.Collections;
+using System.Collections.Concurrent;
+using System.Linq.Expressions;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+
+namespace Pb.Jelly;
+
+/// <summary>
+/// A typed value's members and how to read and write them as a jelly dict with text keys (see
+/// <see cref="PbRecordAttribute"/>): built once per type with compiled expression trees, no reflection per value.
+/// </summary>
+internal sealed class RecordShape
+{
+    private static readonly ConcurrentDictionary<Type, RecordShape?> s_forReading = new();
+    private static readonly ConcurrentDictionary<Type, RecordShape?> s_forWriting = new();
+
+    private readonly Dictionary<string, int> _byName;
+    private readonly Func<object?[], bool[], object> _create;
+    private readonly bool _refuseUnknownKeys;
+
+    private RecordShape(Type type, Member[] members, Func<object?[], bool[], object> create, bool refuseUnknownKeys)
+    {
+        Type = type;
+        Members = members;
+        _create = create;
+        _refuseUnknownKeys = refuseUnknownKeys;
+        _byName = new Dictionary<string, int>(members.Length, StringComparer.Ordinal);
+        for (int i = 0; i < members.Length; i++)
+        {
+            if (!_byName.TryAdd(members[i].Name, i))
+            {
+                throw new JellyException($"{type.Name} has two members named '{members[i].Name}' on the wire: give one a [PbName].");
+            }
+        }
+    }
+
+    public Type Type { get; }
+
+    /// <summary>The public properties, in declaration order; each knows its key.</summary>
+    public Member[] Members { get; }
+
+    /// <summary>One member: its key (an interned string, so the jellier's key cache keeps its encoding), type and accessors.</summary>
+    internal sealed record Member(string Name, string ClrName, Type Type, Func<object, object?>? Get, bool AllowsNull, bool Required, bool HasDefault, object? Default);
+
+    /// <summary>The shape the jellier writes <paramref name="type"/> with: records and <c>[PbRecord]</c> types only.</summary>
+    public static RecordShape? ForWriting(Type type) => s_forWriting.GetOrAdd(type, static t =>
+        IsCandidate(t) && (t.IsDefined(typeof(PbRecordAttribute), inherit: false) || IsRecord(t)) ? ForReading(t) : null);
+
+    /// <summary>The shape a value of <paramref name="type"/> is read with, when code asks for that type; null when it is not a typed value.</summary>
+    public static RecordShape? ForReading(Type type) => s_forReading.GetOrAdd(type, static t => IsCandidate(t) ? Build(t) : null);
+
+    private static bool IsCandidate(Type t) =>
+        !t.IsAbstract && !t.IsInterface && !t.IsPrimitive && !t.IsEnum && !t.IsPointer && !t.IsByRef && !t.ContainsGenericParameters
+        && !t.IsArray && t != typeof(string) && t != typeof(object) && t != typeof(decimal)
+        && Nullable.GetUnderlyingType(t) is null
+        && ((t.Assembly != typeof(RecordShape).Assembly && (t.Namespace is not { } ns || !(ns == "System" || ns.StartsWith("System.", StringComparison.Ordinal))))
+            || t.IsDefined(typeof(PbRecordAttribute), false))
+        && !typeof(IEnumerable).IsAssignableFrom(t) && !typeof(Delegate).IsAssignableFrom(t) && !typeof(Exception).IsAssignableFrom(t)
+        && !typeof(System.Threading.Tasks.Task).IsAssignableFrom(t) && !typeof(ICopyableFlavor).IsAssignableFrom(t)
+        && !IsFlavor(t)
+        && (t.IsValueType || t.GetConstructors().Length > 0);
+
+    // Referenceables, Viewables and Cacheables travel by reference or by their flavor's own rules (Pb.Core's own types
+    // are excluded above; user types deriving from them are caught here).
+    private static bool IsFlavor(Type t)
+    {
+        for (Type? b = t.BaseType; b is not null; b = b.BaseType)
+        {
+            if (b.Namespace == "Pb" && b.Assembly == typeof(RecordShape).Assembly)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>A record class (its compiler-made <c>&lt;Clone&gt;$</c>) or record struct (its compiler-made <c>PrintMembers</c>).</summary>
+    private static bool IsRecord(Type t) =>
+        t.IsValueType
+            ? t.GetMethod("PrintMembers", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public) is { } print && print.IsDefined(typeof(CompilerGeneratedAttribute))
+              && typeof(IEquatable<>).MakeGenericType(t).IsAssignableFrom(t)
+            : t.GetMethod("<Clone>$", BindingFlags.Instance | BindingFlags.Public) is not null;
+
+    private static RecordShape Build(Type type)
+    {
+        PbRecordAttribute settings = type.GetCustomAttribute<PbRecordAttribute>(inherit: false)
+            ?? type.Assembly.GetCustomAttribute<PbRecordAttribute>() ?? new PbRecordAttribute();
+        var nullability = new NullabilityInfoContext();
+        PropertyInfo[] properties = [.. type.GetProperties(BindingFlags.Instance | BindingFlags.Public)
+            .Where(p => p.GetIndexParameters().Length == 0 && p.GetMethod is { IsPublic: true })
+            .OrderBy(p => p.MetadataToken)];
+
+        // The constructor: the one with the most parameters that all name properties (a record's primary one), else none.
+        ConstructorInfo? constructor = type.GetConstructors()
+            .Where(c => c.GetParameters().All(p => properties.Any(q => string.Equals(q.Name, p.Name, StringComparison.OrdinalIgnoreCase) && q.PropertyType == p.ParameterType)))
+            .OrderByDescending(c => c.GetParameters().Length)
+            .FirstOrDefault();
+        if (constructor is null && !type.IsValueType)
+        {
+            throw new JellyException($"{type.Name} cannot be read as a typed value: it has no public constructor whose parameters all name its properties.");
+        }
+        ParameterInfo[] parameters = constructor?.GetParameters() ?? [];
+
+        var members = new Member[properties.Length];
+        var ctorIndex = new int[parameters.Length];
+        for (int i = 0; i < properties.Length; i++)
+        {
+            PropertyInfo p = properties[i];
+            string name = string.Intern(p.GetCustomAttribute<PbNameAttribute>()?.Name ?? settings.Naming switch
+            {
+                PbNamingPolicy.SnakeCaseLower => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name),
+                PbNamingPolicy.AsDeclared => p.Name,
+                _ => JsonNamingPolicy.CamelCase.ConvertName(p.Name),
+            });
+            int pi = Array.FindIndex(parameters, q => string.Equals(q.Name, p.Name, StringComparison.OrdinalIgnoreCase));
+            bool allowsNull;
+            bool required;
+            bool hasDefault = false;
+            object? defaultValue = null;
+            if (pi >= 0)
+            {
+                ctorIndex[pi] = i;
+                ParameterInfo parameter = parameters[pi];
+                allowsNull = AllowsNull(parameter.ParameterType, nullability.Create(parameter).WriteState);
+                hasDefault = parameter.HasDefaultValue;
+                defaultValue = hasDefault ? parameter.DefaultValue : null;
+                required = !hasDefault && !allowsNull;
+            }
+            else
+            {
+                allowsNull = AllowsNull(p.PropertyType, nullability.Create(p).WriteState);
+                required = p.IsDefined(typeof(RequiredMemberAttribute));
+            }
+            members[i] = new Member(name, p.Name, p.PropertyType, CompileGetter(type, p), allowsNull, required, hasDefault, defaultValue);
+        }
+        Func<object?[], bool[], object> create = CompileCreate(type, constructor, parameters, ctorIndex, properties);
+        return new RecordShape(type, members, create, settings.RefuseUnknownKeys);
+    }
+
+    private static bool AllowsNull(Type type, NullabilityState state) =>
+        type.IsValueType ? Nullable.GetUnderlyingType(type) is not null : state != NullabilityState.NotNull;
+
+    private static Func<object, object?> CompileGetter(Type type, PropertyInfo property)
+    {
+        ParameterExpression obj = Expression.Parameter(typeof(object));
+        Expression access = Expression.Property(Expression.Convert(obj, type), property);
+        return Expression.Lambda<Func<object, object?>>(Expression.Convert(access, typeof(object)), obj).Compile();
+    }
+
+    /// <summary>
+    /// <c>(values, present) =&gt; { var x = new T(values[c0], ...); if (present[k]) x.P = values[k]; ...; return x; }</c>:
+    /// values are already converted to each member's type.
+    /// </summary>
+    private static Func<object?[], bool[], object> CompileCreate(Type type, ConstructorInfo? constructor, ParameterInfo[] parameters, int[] ctorIndex, PropertyInfo[] properties)
+    {
+        ParameterExpression values = Expression.Parameter(typeof(object?[]), "values");
+        ParameterExpression present = Expression.Parameter(typeof(bool[]), "present");
+        ParameterExpression result = Expression.Variable(type, "result");
+        var body = new List<Expression>();
+        Expression Value(int i, Type t) => Expression.Convert(Expression.ArrayIndex(values, Expression.Constant(i)), t);
+        body.Add(Expression.Assign(result, constructor is null
+            ? Expression.New(type)
+            : Expression.New(constructor, parameters.Select((p, j) => Value(ctorIndex[j], p.ParameterType)))));
+        for (int i = 0; i < properties.Length; i++)
+        {
+            PropertyInfo p = properties[i];
+            if (parameters.Any(q => string.Equals(q.Name, p.Name, StringComparison.OrdinalIgnoreCase)))
+            {
+                continue; // set by the constructor
+            }
+            if (p.SetMethod is { IsPublic: true })
+            {
+                // init accessors too: an expression tree calls them like any setter.
+                body.Add(Expression.IfThen(Expression.ArrayIndex(present, Expression.Constant(i)), Expression.Assign(Expression.Property(result, p), Value(i, p.PropertyType))));
+            }
+        }
+        body.Add(Expression.Convert(result, typeof(object)));
+        return Expression.Lambda<Func<object?[], bool[], object>>(Expression.Block([result], body), values, present).Compile();
+    }
+
+    /// <summary>Reads a dict (text keys) into a new value of <see cref="Type"/>.</summary>
+    /// <exception cref="JellyException">Not a dict, a key that is not text, a missing required member, None for a member that cannot be None, a value of the wrong kind, or (when refused) an unknown key: the message names it.</exception>
+    public object Read(object? value)
+    {
+        var values = new object?[Members.Length];
+        var present = new bool[Members.Length];
+        switch (value)
+        {
+            case PbDictionary dict:
+                foreach (KeyValuePair<object?, object?> entry in dict)
+                {
+                    Take(entry.Key, entry.Value, values, present);
+                }
+                break;
+            case IDictionary dict:
+                foreach (DictionaryEntry entry in dict)
+                {
+                    Take(entry.Key, entry.Value, values, present);
+                }
+                break;
+            default:
+                throw new JellyException($"Cannot read {Type.Name} from {PbValueFormatter.PythonTypeName(value)}: a typed value travels as a dict with text keys.");
+        }
+        for (int i = 0; i < Members.Length; i++)
+        {
+            Member m = Members[i];
+            if (present[i])
+            {
+                continue;
+            }
+            if (m.Required)
+            {
+                throw new JellyException($"Cannot read {Type.Name}: missing required member '{m.Name}'.");
+            }
+            object? fallback = m.HasDefault ? m.Default : null;
+            values[i] = fallback is null && m.Type.IsValueType && Nullable.GetUnderlyingType(m.Type) is null ? Activator.CreateInstance(m.Type) : fallback;
+        }
+        return _create(values, present);
+    }
+
+    private void Take(object? key, object? value, object?[] values, bool[] present)
+    {
+        string name = key switch
+        {
+            string s => s,
+            byte[] b => Encoding.UTF8.GetString(b),
+            _ => throw new JellyException($"Cannot read {Type.Name}: its keys must be text, not {PbValueFormatter.PythonTypeName(key)}."),
+        };
+        if (!_byName.TryGetValue(name, out int i))
+        {
+            if (_refuseUnknownKeys)
+            {
+                throw new JellyException($"Cannot read {Type.Name}: unknown key '{name}'.");
+            }
+            return;
+        }
+        Member m = Members[i];
+        if (value is null)
+        {
+            if (!m.AllowsNull)
+            {
+                throw new JellyException($"Cannot read {Type.Name}: member '{m.Name}' cannot be None.");
+            }
+            values[i] = null;
+        }
+        else
+        {
+            try
+            {
+                values[i] = JellyConvert.To(value, m.Type);
+            }
+            catch (JellyException e)
+            {
+                throw new JellyException($"Cannot read {Type.Name}.{m.Name}: {e.Message}", e);
+            }
+        }
+        present[i] = true;
+    }
+}

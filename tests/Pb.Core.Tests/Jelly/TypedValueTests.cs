@@ -1,0 +1,155 @@
+using System.Net;
+using Pb.Banana;
+using Pb.Jelly;
+
+namespace Pb.Tests.Jelly;
+
+public sealed record Item(long Id, string Name, double Score);
+
+public sealed record Order(string Customer, IReadOnlyList<Item> Items, string? Note = null, int Priority = 3);
+
+public readonly record struct Point2(int X, int Y);
+
+/// <summary>A class with init and set accessors, one of them required, bound by its parameterless constructor.</summary>
+[PbRecord]
+public sealed class Profile
+{
+    public required string Login { get; init; }
+    public string? Email { get; set; }
+    public int Visits { get; set; } = 7;
+    [PbName("display-name")] public string DisplayName { get; set; } = "";
+}
+
+[PbRecord(Naming = PbNamingPolicy.SnakeCaseLower, RefuseUnknownKeys = true)]
+public sealed record PythonStyle(long UserId, string FullName);
+
+/// <summary>A class without [PbRecord]: read when asked for, never sent as a dict unless marked.</summary>
+public sealed class Settings
+{
+    public bool Dark { get; set; }
+    public List<string> Tags { get; set; } = [];
+}
+
+/// <summary>Typed values as plain jelly dicts with text keys: the same bytes as the dict, read back into the type.</summary>
+public sealed class TypedValueTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static byte[] Bytes(object? value) => JellySerializer.Serialize(value, BananaDialect.Pb);
+
+    [Fact]
+    public void A_record_is_written_exactly_as_the_dict_of_its_properties_in_camel_case()
+    {
+        Assert.Equal(
+            Bytes(new Dictionary<string, object?> { ["id"] = 1L, ["name"] = "a", ["score"] = 0.5 }),
+            Bytes(new Item(1, "a", 0.5)));
+        Assert.Equal(
+            Bytes(new Dictionary<string, object?> { ["x"] = 1, ["y"] = -2 }),
+            Bytes(new Point2(1, -2)));
+        Assert.Equal(
+            Bytes(new Dictionary<string, object?> { ["login"] = "al", ["email"] = null, ["visits"] = 7, ["display-name"] = "Al" }),
+            Bytes(new Profile { Login = "al", DisplayName = "Al" }));
+        Assert.Equal(
+            Bytes(new Dictionary<string, object?> { ["user_id"] = 5L, ["full_name"] = "Ada L" }),
+            Bytes(new PythonStyle(5, "Ada L")));
+    }
+
+    [Fact]
+    public void A_class_without_the_attribute_is_not_sent_as_a_dict()
+    {
+        var e = Assert.Throws<JellyException>(() => Bytes(new Settings()));
+        Assert.Contains("Settings", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Records_nested_in_lists_round_trip_and_a_shared_one_is_shared_on_the_wire()
+    {
+        var shared = new Item(2, "b", 1.25);
+        var order = new Order("ann", [new Item(1, "a", 0.5), shared, shared], Note: "rush");
+        object? tree = JellySerializer.Deserialize(Bytes(order));
+        Order back = JellyConvert.To<Order>(tree);
+        Assert.Equal("ann", back.Customer);
+        Assert.Equal("rush", back.Note);
+        Assert.Equal(3, back.Priority);
+        Assert.Equal([new Item(1, "a", 0.5), shared, shared], back.Items);
+        // The wire shares the one instance as Twisted would: reference then dereference.
+        var items = (List<object?>)((PbDictionary)tree!)["items"]!;
+        Assert.Same(items[1], items[2]);
+        // Typed values are values: each occurrence reads into its own, equal record.
+        Assert.Equal(back.Items[1], back.Items[2]);
+
+        Item[] array = JellyConvert.To<Item[]>(JellySerializer.Deserialize(Bytes(new[] { new Item(9, "z", -1) })));
+        Assert.Equal([new Item(9, "z", -1)], array);
+    }
+
+    [Fact]
+    public void Classes_bind_init_and_set_properties_and_keep_defaults_for_missing_optional_members()
+    {
+        var state = new PbDictionary { ["login"] = "bo", ["display-name"] = "Bo", ["colour"] = "ignored" };
+        Profile profile = JellyConvert.To<Profile>(state);
+        Assert.Equal("bo", profile.Login);
+        Assert.Equal("Bo", profile.DisplayName);
+        Assert.Null(profile.Email);
+        Assert.Equal(7, profile.Visits);
+
+        Settings settings = JellyConvert.To<Settings>(new PbDictionary { ["dark"] = true, ["tags"] = new List<object?> { "a", "b" } });
+        Assert.True(settings.Dark);
+        Assert.Equal(["a", "b"], settings.Tags);
+        Assert.Equal(new Point2(3, 4), JellyConvert.To<Point2>(new PbDictionary { ["x"] = 3L, ["y"] = 4L }));
+    }
+
+    [Fact]
+    public void Errors_name_the_member_and_the_type()
+    {
+        Assert.Equal("Cannot read Item: missing required member 'name'.",
+            Assert.Throws<JellyException>(() => JellyConvert.To<Item>(new PbDictionary { ["id"] = 1L, ["score"] = 1.0 })).Message);
+        Assert.Equal("Cannot read Profile: missing required member 'login'.",
+            Assert.Throws<JellyException>(() => JellyConvert.To<Profile>(new PbDictionary { ["email"] = "x" })).Message);
+        Assert.Equal("Cannot read Item: member 'name' cannot be None.",
+            Assert.Throws<JellyException>(() => JellyConvert.To<Item>(new PbDictionary { ["id"] = 1L, ["name"] = null, ["score"] = 1.0 })).Message);
+        Assert.StartsWith("Cannot read Item.id: Cannot convert str 'one' to Int64",
+            Assert.Throws<JellyException>(() => JellyConvert.To<Item>(new PbDictionary { ["id"] = "one", ["name"] = "n", ["score"] = 1.0 })).Message, StringComparison.Ordinal);
+        Assert.Equal("Cannot read PythonStyle: unknown key 'extra'.",
+            Assert.Throws<JellyException>(() => JellyConvert.To<PythonStyle>(new PbDictionary { ["user_id"] = 1L, ["full_name"] = "x", ["extra"] = 0L })).Message);
+        Assert.Equal("Cannot read Item: its keys must be text, not int.",
+            Assert.Throws<JellyException>(() => JellyConvert.To<Item>(new PbDictionary { [1L] = 1L })).Message);
+        Assert.StartsWith("Cannot read Item from list",
+            Assert.Throws<JellyException>(() => JellyConvert.To<Item>(new List<object?> { 1L })).Message, StringComparison.Ordinal);
+        // Nullable members may be None or missing.
+        Assert.Null(JellyConvert.To<Order>(new PbDictionary { ["customer"] = "c", ["items"] = new List<object?>(), ["note"] = null }).Note);
+    }
+
+    public sealed class Shop : Root
+    {
+        [Remote] public Item[] EchoItems(Item[] items) => items;
+
+        [Remote] public Order Place(string customer, List<Item> items) => new(customer, items, Priority: 1);
+
+        [Remote] public long Total(Order order) => order.Items.Sum(i => i.Id);
+    }
+
+    [Fact]
+    public async Task Remote_methods_take_and_return_records_and_callers_read_them_typed_over_real_tcp()
+    {
+        await using var server = new PbServer(new Shop());
+        server.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        await using PbClient client = await PbClient.ConnectAsync("127.0.0.1", server.Port, cancellationToken: Ct);
+        RemoteReference shop = await client.GetRootObjectAsync(Ct);
+
+        Item[] items = [new(1, "a", 0.5), new(2, "b", 1.5)];
+        Assert.Equal(items, await shop.CallRemoteAsync<Item[]>("echoItems", [items]));
+        Order order = await shop.CallRemoteAsync<Order>("place", "cy", items);
+        Assert.Equal(new Order("cy", items, Priority: 1).Customer, order.Customer);
+        Assert.Equal(items, order.Items);
+        Assert.Equal(1, order.Priority);
+        // A peer that sends a plain dict (as Twisted does) reaches the typed parameter.
+        Assert.Equal(3, await shop.CallRemoteAsync<long>("total", new Dictionary<string, object?>
+        {
+            ["customer"] = "tw", ["items"] = new List<object?> { new Dictionary<string, object?> { ["id"] = 3L, ["name"] = "c", ["score"] = 0.0 } },
+        }));
+        // A dict missing a member: the caller gets a TypeError that names it.
+        var e = await Assert.ThrowsAsync<RemoteException>(() => shop.CallRemoteAsync<long>("total", new Dictionary<string, object?> { ["items"] = new List<object?>() }));
+        Assert.Equal("builtins.TypeError", e.RemoteType);
+        Assert.Contains("missing required member 'customer'", e.Message, StringComparison.Ordinal);
+    }
+}
