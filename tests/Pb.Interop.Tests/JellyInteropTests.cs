@@ -166,6 +166,48 @@ public sealed class JellyInteropTests
         }
     }
 
+    public sealed record Item(long Id, string Name, double Score);
+
+    public sealed record Basket(string Owner, List<Item> Items, string? Note);
+
+    /// <summary>
+    /// Typed values are plain PB on the wire: real Twisted unjellies our records as ordinary dicts (its repr shows them)
+    /// and jellies them back to the very same bytes, which read into the records again.
+    /// </summary>
+    [Fact]
+    public async Task Twisted_reads_our_records_as_ordinary_dicts_and_sends_back_bytes_that_read_into_them()
+    {
+        var shared = new Item(2, "b\u00e9", 1.5);
+        object?[] values =
+        [
+            new Item(1, "a", 0.5),
+            new Basket("ann", [new Item(1, "a", 0.5), shared, shared], null),
+            new List<Item> { new(7, "seven", -0.25), new(8, "", 1e300) },
+        ];
+        string[] reprs =
+        [
+            "{'id': 1, 'name': 'a', 'score': 0.5}",
+            "{'owner': 'ann', 'items': [{'id': 1, 'name': 'a', 'score': 0.5}, {'id': 2, 'name': 'b\u00e9', 'score': 1.5}, {'id': 2, 'name': 'b\u00e9', 'score': 1.5}], 'note': None}",
+            "[{'id': 7, 'name': 'seven', 'score': -0.25}, {'id': 8, 'name': '', 'score': 1e+300}]",
+        ];
+        var sent = values.Select(v => (Pb: JellySerializer.Serialize(v, BananaDialect.Pb), None: JellySerializer.Serialize(v, BananaDialect.None))).ToList();
+        IReadOnlyList<JsonElement> back = await TwistedScript.RunAsync(Script, ["check"],
+            sent.Select((s, i) => TwistedScript.Request(i, s.Pb, s.None)), TestContext.Current.CancellationToken);
+        Assert.Equal(values.Length, back.Count);
+        foreach (JsonElement line in back)
+        {
+            int i = line.GetProperty("index").GetInt32();
+            Assert.Null(line.GetProperty("error").GetString());
+            Assert.Equal(reprs[i], line.GetProperty("repr").GetString());
+            Assert.Equal(Convert.ToHexStringLower(sent[i].Pb), line.GetProperty("pb").GetString());
+            Assert.Equal(Convert.ToHexStringLower(sent[i].None), line.GetProperty("none").GetString());
+        }
+        byte[] twistedBasket = Convert.FromHexString(back.Single(l => l.GetProperty("index").GetInt32() == 1).GetProperty("pb").GetString()!);
+        Basket basket = JellyConvert.To<Basket>(JellySerializer.Deserialize(twistedBasket));
+        Assert.Equal(values[1] is Basket b ? b.Items : null, basket.Items);
+        Assert.Null(basket.Note);
+    }
+
     /// <summary>Counts mismatches and keeps the first, so one run says both how bad and what exactly.</summary>
     private sealed class Failures(string source)
     {
