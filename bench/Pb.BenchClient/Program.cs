@@ -32,6 +32,7 @@ await using PbClient client = transport == "ws"
     : await PbClient.ConnectAsync(host, port);
 RemoteReference root = await client.GetRootObjectAsync();
 var observer = new Observer();
+Item[] items = [.. Enumerable.Range(0, 1000).Select(i => new Item(i, $"item-{i}", i * 0.5))];
 object?[] dicts = [Enumerable.Range(0, 1000).Select(i => (object?)new Dictionary<string, object?> { ["id"] = (long)i, ["name"] = $"item-{i}", ["score"] = i * 0.5 }).ToList()];
 
 foreach (string workload in workloads)
@@ -47,6 +48,9 @@ foreach (string workload in workloads)
         "W3" => Dicts,
         "W4" => secs => Fanout(secs, oneway: true),
         "W4a" => secs => Fanout(secs, oneway: false),
+        "W1t" => SequentialTyped,
+        "W2t" => InFlightTyped,
+        "W3t" => ItemsTyped,
         _ => throw new ArgumentException($"unknown workload {workload}"),
     };
     await body(warmup);
@@ -95,6 +99,44 @@ async Task<long> Dicts(double secs)
     return i;
 }
 
+async Task<long> SequentialTyped(double secs)
+{
+    var clock = Stopwatch.StartNew();
+    long i = 0;
+    for (; clock.Elapsed.TotalSeconds < secs && i < 100_000_000; i++)
+    {
+        await root.CallRemoteAsync<Small>("echoSmall", new Small(i, "abcdefghijklmnop"));
+    }
+    return i;
+}
+
+async Task<long> InFlightTyped(double secs)
+{
+    var clock = Stopwatch.StartNew();
+    long count = 0;
+    async Task Lane()
+    {
+        for (long i = 0; clock.Elapsed.TotalSeconds < secs && i < 100_000_000; i++)
+        {
+            await root.CallRemoteAsync<Small>("echoSmall", new Small(i, "abcdefghijklmnop"));
+            Interlocked.Increment(ref count);
+        }
+    }
+    await Task.WhenAll(Enumerable.Range(0, depth).Select(_ => Lane()));
+    return count;
+}
+
+async Task<long> ItemsTyped(double secs)
+{
+    var clock = Stopwatch.StartNew();
+    long i = 0;
+    for (; clock.Elapsed.TotalSeconds < secs && i < 10_000_000; i++)
+    {
+        await root.CallRemoteAsync<Item[]>("echoItems", [items]);
+    }
+    return i;
+}
+
 async Task<long> Fanout(double secs, bool oneway)
 {
     var clock = Stopwatch.StartNew();
@@ -127,3 +169,7 @@ internal sealed class Observer : Referenceable
 
     [Remote] public void Notify(long i, string payload) => Interlocked.Increment(ref Count);
 }
+
+internal sealed record Small(long I, string Payload);
+
+internal sealed record Item(long Id, string Name, double Score);

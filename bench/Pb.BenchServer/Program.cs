@@ -49,6 +49,12 @@ internal sealed class BenchRoot : Root
 
     [Remote] public object? Echo(object? x) => x;
 
+    /// <summary>W1t/W2t: a record in, the record out (read from the dict, written as a dict).</summary>
+    [Remote] public Small EchoSmall(Small s) => s;
+
+    /// <summary>W3t: 1000 records in, the same out.</summary>
+    [Remote] public Item[] EchoItems(Item[] items) => items;
+
     /// <summary>Calls observer.notify(i, payload) n times (one-way or answered), stops at max_seconds, answers the count sent.</summary>
     [Remote] public async Task<long> FanoutAsync(RemoteReference observer, long n, bool oneway, double max_seconds)
     {
@@ -81,3 +87,7 @@ internal sealed class BenchRoot : Root
         return sent;
     }
 }
+
+internal sealed record Small(long I, string Payload);
+
+internal sealed record Item(long Id, string Name, double Score);

@@ -57,6 +57,8 @@ long notified = 0;
 connection.On<long, string>("notify", (_, _) => Interlocked.Increment(ref notified));
 await connection.StartAsync();
 object dicts = Enumerable.Range(0, 1000).Select(i => new Dictionary<string, object> { ["id"] = (long)i, ["name"] = $"item-{i}", ["score"] = i * 0.5 }).ToList();
+// The typed workloads, as SignalR's users write hubs: records in, records out.
+Item[] items = [.. Enumerable.Range(0, 1000).Select(i => new Item(i, $"item-{i}", i * 0.5))];
 
 foreach (string workload in workloads)
 {
@@ -66,6 +68,9 @@ foreach (string workload in workloads)
         "W2" => InFlight,
         "W3" => Dicts,
         "W4" => Fanout,
+        "W1t" => SequentialTyped,
+        "W2t" => InFlightTyped,
+        "W3t" => ItemsTyped,
         _ => throw new ArgumentException($"unknown workload {workload}"),
     };
     await body(warmup);
@@ -114,6 +119,44 @@ async Task<long> Dicts(double secs)
     return i;
 }
 
+async Task<long> SequentialTyped(double secs)
+{
+    var clock = Stopwatch.StartNew();
+    long i = 0;
+    for (; clock.Elapsed.TotalSeconds < secs && i < 100_000_000; i++)
+    {
+        await connection.InvokeAsync<Small>("EchoSmall", new Small(i, "abcdefghijklmnop"));
+    }
+    return i;
+}
+
+async Task<long> InFlightTyped(double secs)
+{
+    var clock = Stopwatch.StartNew();
+    long count = 0;
+    async Task Lane()
+    {
+        for (long i = 0; clock.Elapsed.TotalSeconds < secs && i < 100_000_000; i++)
+        {
+            await connection.InvokeAsync<Small>("EchoSmall", new Small(i, "abcdefghijklmnop"));
+            Interlocked.Increment(ref count);
+        }
+    }
+    await Task.WhenAll(Enumerable.Range(0, depth).Select(_ => Lane()));
+    return count;
+}
+
+async Task<long> ItemsTyped(double secs)
+{
+    var clock = Stopwatch.StartNew();
+    long i = 0;
+    for (; clock.Elapsed.TotalSeconds < secs && i < 10_000_000; i++)
+    {
+        await connection.InvokeAsync<Item[]>("EchoItems", items);
+    }
+    return i;
+}
+
 async Task<long> Fanout(double secs)
 {
     var clock = Stopwatch.StartNew();
@@ -137,6 +180,10 @@ public sealed class BenchHub : Hub
 {
     public object? Echo(object? x) => x;
 
+    public Small EchoSmall(Small s) => s;
+
+    public Item[] EchoItems(Item[] items) => items;
+
     public async Task<long> Fanout(long n, double maxSeconds)
     {
         var clock = Stopwatch.StartNew();
@@ -148,3 +195,11 @@ public sealed class BenchHub : Hub
         return sent;
     }
 }
+
+/// <summary>W1t/W2t's argument: a number and a short text.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1050", Justification = "A benchmark program's types.")]
+public sealed record Small(long I, string Payload);
+
+/// <summary>W3t's element: the same fields as W3's dicts.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1050", Justification = "A benchmark program's types.")]
+public sealed record Item(long Id, string Name, double Score);
