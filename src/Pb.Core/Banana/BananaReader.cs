@@ -91,6 +91,9 @@ public ref struct BananaReader
 
     private static readonly byte[] s_emptyDictionaryNone = [0x01, 0x80, 0x0a, 0x82, .. "dictionary"u8];
 
+    /// <summary>Goes back to where <see cref="Consumed"/> was <paramref name="consumed"/> (a typed read that gives way to the generic one).</summary>
+    internal void RewindTo(long consumed) => Rewind(Consumed - consumed);
+
     /// <summary>Skips <paramref name="count"/> bytes that were already validated (used to resume a scan).</summary>
     internal void Advance(long count)
     {

@@ -142,7 +142,9 @@ internal sealed partial class Broker
         _receivingPerspective = perspective;
         try
         {
-            args = _unjellier.Unjelly(ref r, this) as PbTuple ?? throw new PbException("The arguments must be a tuple.") { RemoteTypeName = "builtins.TypeError" };
+            // The method is known before its arguments: those it takes typed are read straight into their types.
+            args = (TypedPlansFor(target, name) is { } plans ? _unjellier.UnjellyTypedTuple(ref r, this, plans) : null)
+                ?? _unjellier.Unjelly(ref r, this) as PbTuple ?? throw new PbException("The arguments must be a tuple.") { RemoteTypeName = "builtins.TypeError" };
             if (r.IsAtEmptyDictionary())
             {
                 kwargs = null; // almost every call: ["dictionary"] needs no object at all
@@ -380,6 +382,18 @@ internal sealed partial class Broker
         }
     }
 
+    private static TypedPlan?[]? TypedPlansFor(object target, ReadOnlySpan<byte> name)
+    {
+        try
+        {
+            return RemoteMethodTable.For(target.GetType()).Find(name)?.WirePlans;
+        }
+        catch (InvalidOperationException)
+        {
+            return null; // reported for the call below, as before
+        }
+    }
+
     private void ReceiveAnswer(ref BananaReader r, bool isError)
     {
         long requestId = ReadInt(ref r);
@@ -394,7 +408,10 @@ internal sealed partial class Broker
         object? value;
         try
         {
-            value = _unjellier.Unjelly(ref r, this);
+            if (isError || pending.ResultPlan is not { } plan || !_unjellier.TryUnjellyTyped(ref r, this, plan, out value))
+            {
+                value = _unjellier.Unjelly(ref r, this);
+            }
         }
         catch (Exception e) when (e is JellyException)
         {

@@ -174,8 +174,8 @@ internal sealed partial class Broker : IUnjellyContext, ICacheHolder
         w.WriteInt(6);
     });
 
-    public Task<object?> CallAsync(RemoteReference target, string method, object?[] args, IReadOnlyDictionary<string, object?>? kwargs, bool answerRequired, CancellationToken cancellationToken) =>
-        CallCoreAsync(target, 0, target.Perspective, method, args, kwargs, answerRequired, cancellationToken);
+    public Task<object?> CallAsync(RemoteReference target, string method, object?[] args, IReadOnlyDictionary<string, object?>? kwargs, bool answerRequired, CancellationToken cancellationToken, Type? resultType = null) =>
+        CallCoreAsync(target, 0, target.Perspective, method, args, kwargs, answerRequired, cancellationToken, resultType);
 
     /// <summary>A <c>cachemessage</c>: calls a method of the peer's copy of our cache <paramref name="cacheId"/>.</summary>
     public Task<object?> CallCacheAsync(long cacheId, object? perspective, string method, object?[] args, bool answerRequired)
@@ -190,9 +190,9 @@ internal sealed partial class Broker : IUnjellyContext, ICacheHolder
         return CallCoreAsync(null, cacheId, perspective, method, args, null, answerRequired, CancellationToken.None);
     }
 
-    private Task<object?> CallCoreAsync(RemoteReference? target, long cacheId, object? perspective, string method, object?[] args, IReadOnlyDictionary<string, object?>? kwargs, bool answerRequired, CancellationToken cancellationToken)
+    private Task<object?> CallCoreAsync(RemoteReference? target, long cacheId, object? perspective, string method, object?[] args, IReadOnlyDictionary<string, object?>? kwargs, bool answerRequired, CancellationToken cancellationToken, Type? resultType = null)
     {
-        PendingCall? pending = answerRequired ? new PendingCall { Method = method } : null;
+        PendingCall? pending = answerRequired ? new PendingCall { Method = method, ResultPlan = resultType is null ? null : Jelly.TypedPlan.For(resultType) } : null;
         long requestId;
         lock (_gate)
         {
@@ -566,6 +566,9 @@ internal sealed partial class Broker : IUnjellyContext, ICacheHolder
 internal sealed class PendingCall() : TaskCompletionSource<object?>(TaskCreationOptions.None)
 {
     public string Method { get; init; } = "";
+
+    /// <summary>How the answer is read straight into the type the caller asked for (CallRemoteAsync&lt;T&gt;); null: generic.</summary>
+    public Jelly.TypedPlan? ResultPlan { get; init; }
 
     public void CancelWith(CancellationToken token)
     {

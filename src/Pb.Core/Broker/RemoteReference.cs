@@ -77,7 +77,11 @@ public sealed class RemoteReference : IDisposable, IAsyncDisposable, IEquatable<
     /// <summary>Calls <paramref name="method"/> with positional and keyword arguments.</summary>
     public async Task<T> CallRemoteAsync<T>(string method, object?[] args, IReadOnlyDictionary<string, object?>? kwargs, CancellationToken cancellationToken = default)
     {
-        object? result = await CallRemoteAsync(method, args, kwargs, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(args);
+        ThrowIfReleased();
+        // The answer is read straight into T where that pays (records, lists of them); JellyConvert is then a cast.
+        object? result = await Broker.CallAsync(this, method, args, kwargs, answerRequired: true, cancellationToken, typeof(T)).ConfigureAwait(false);
         return Jelly.JellyConvert.To<T>(result);
     }
 

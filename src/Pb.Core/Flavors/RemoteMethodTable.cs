@@ -106,6 +106,8 @@ internal sealed class RemoteMethod
             }
         }
         _simple = Array.TrueForAll(_parameters, p => p.Kind == ParameterKind.Wire);
+        Jelly.TypedPlan?[] plans = [.. _parameters.Where(p => p.Kind == ParameterKind.Wire).Select(p => Jelly.TypedPlan.For(p.Type))];
+        WirePlans = Array.Exists(plans, p => p is not null) ? plans : null;
         NeedsContext = Array.Exists(_parameters, p => p.Kind is ParameterKind.CallContext or ParameterKind.Service);
         _serviceKeys = Array.ConvertAll(parameters, p => IsFromServices(p, out object? key) ? key : null);
         Method = method;
@@ -123,6 +125,9 @@ internal sealed class RemoteMethod
 
     /// <summary>Whether a parameter takes the <see cref="PbCallContext"/> or a service.</summary>
     public bool NeedsContext { get; }
+
+    /// <summary>How each positional argument is read straight into its parameter's type (null: generic); null when none is typed.</summary>
+    internal Jelly.TypedPlan?[]? WirePlans { get; }
 
     private readonly object?[] _serviceKeys;
     private FilterChoice? _filters;   // the filters of the last list asked for that apply to this method

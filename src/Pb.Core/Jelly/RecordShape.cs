@@ -185,78 +185,105 @@ internal sealed class RecordShape
     /// <exception cref="JellyException">Not a dict, a key that is not text, a missing required member, None for a member that cannot be None, a value of the wrong kind, or (when refused) an unknown key: the message names it.</exception>
     public object Read(object? value)
     {
-        var values = new object?[Members.Length];
-        var present = new bool[Members.Length];
+        Builder builder = StartReading();
         switch (value)
         {
             case PbDictionary dict:
                 foreach (KeyValuePair<object?, object?> entry in dict)
                 {
-                    Take(entry.Key, entry.Value, values, present);
+                    Take(ref builder, entry.Key, entry.Value);
                 }
                 break;
             case IDictionary dict:
                 foreach (DictionaryEntry entry in dict)
                 {
-                    Take(entry.Key, entry.Value, values, present);
+                    Take(ref builder, entry.Key, entry.Value);
                 }
                 break;
             default:
                 throw new JellyException($"Cannot read {Type.Name} from {PbValueFormatter.PythonTypeName(value)}: a typed value travels as a dict with text keys.");
         }
-        for (int i = 0; i < Members.Length; i++)
-        {
-            Member m = Members[i];
-            if (present[i])
-            {
-                continue;
-            }
-            if (m.Required)
-            {
-                throw new JellyException($"Cannot read {Type.Name}: missing required member '{m.Name}'.");
-            }
-            object? fallback = m.HasDefault ? m.Default : null;
-            values[i] = fallback is null && m.Type.IsValueType && Nullable.GetUnderlyingType(m.Type) is null ? Activator.CreateInstance(m.Type) : fallback;
-        }
-        return _create(values, present);
+        return builder.Finish();
     }
 
-    private void Take(object? key, object? value, object?[] values, bool[] present)
+    private void Take(ref Builder builder, object? key, object? value)
     {
-        string name = key switch
+        int i = key switch
         {
-            string s => s,
-            byte[] b => Encoding.UTF8.GetString(b),
-            _ => throw new JellyException($"Cannot read {Type.Name}: its keys must be text, not {PbValueFormatter.PythonTypeName(key)}."),
+            string s => IndexOf(s),
+            byte[] b => IndexOf(Encoding.UTF8.GetString(b)),
+            _ => BadKey(key),
         };
-        if (!_byName.TryGetValue(name, out int i))
+        if (i < 0)
         {
-            if (_refuseUnknownKeys)
-            {
-                throw new JellyException($"Cannot read {Type.Name}: unknown key '{name}'.");
-            }
             return;
         }
         Member m = Members[i];
-        if (value is null)
-        {
-            if (!m.AllowsNull)
-            {
-                throw new JellyException($"Cannot read {Type.Name}: member '{m.Name}' cannot be None.");
-            }
-            values[i] = null;
-        }
-        else
+        object? converted = null;
+        if (value is not null)
         {
             try
             {
-                values[i] = JellyConvert.To(value, m.Type);
+                converted = JellyConvert.To(value, m.Type);
             }
             catch (JellyException e)
             {
                 throw new JellyException($"Cannot read {Type.Name}.{m.Name}: {e.Message}", e);
             }
         }
-        present[i] = true;
+        builder.Set(i, converted);
+    }
+
+    /// <summary>The member a key names, or -1 for an unknown key (refused with an error when the type says so).</summary>
+    internal int IndexOf(string key)
+    {
+        if (_byName.TryGetValue(key, out int i))
+        {
+            return i;
+        }
+        return _refuseUnknownKeys ? throw new JellyException($"Cannot read {Type.Name}: unknown key '{key}'.") : -1;
+    }
+
+    internal int BadKey(object? key) =>
+        throw new JellyException($"Cannot read {Type.Name}: its keys must be text, not {PbValueFormatter.PythonTypeName(key)}.");
+
+    internal Builder StartReading() => new(this);
+
+    /// <summary>The members read so far of one value; <see cref="Finish"/> checks what is missing and makes the value.</summary>
+    internal struct Builder(RecordShape shape)
+    {
+        private readonly object?[] _values = new object?[shape.Members.Length];
+        private readonly bool[] _present = new bool[shape.Members.Length];
+
+        /// <summary>Sets member <paramref name="i"/> to a value already of its type (null for None).</summary>
+        public readonly void Set(int i, object? value)
+        {
+            if (value is null && !shape.Members[i].AllowsNull)
+            {
+                throw new JellyException($"Cannot read {shape.Type.Name}: member '{shape.Members[i].Name}' cannot be None.");
+            }
+            _values[i] = value;
+            _present[i] = true;
+        }
+
+        public readonly object Finish()
+        {
+            Member[] members = shape.Members;
+            for (int i = 0; i < members.Length; i++)
+            {
+                if (_present[i])
+                {
+                    continue;
+                }
+                Member m = members[i];
+                if (m.Required)
+                {
+                    throw new JellyException($"Cannot read {shape.Type.Name}: missing required member '{m.Name}'.");
+                }
+                object? fallback = m.HasDefault ? m.Default : null;
+                _values[i] = fallback is null && m.Type.IsValueType && Nullable.GetUnderlyingType(m.Type) is null ? Activator.CreateInstance(m.Type) : fallback;
+            }
+            return shape._create(_values, _present);
+        }
     }
 }

@@ -22,7 +22,7 @@ namespace Pb.Jelly;
 /// defined twice, and a date that does not fit the .NET type are errors (Twisted leaves a placeholder or
 /// fails later). A Copyable whose state refers back to itself is rebuilt correctly (Twisted leaves a placeholder).</para>
 /// </remarks>
-public sealed class Unjellier
+public sealed partial class Unjellier
 {
     private const int SmallIntMin = -16, SmallIntMax = 1023;
     private static readonly object[] s_smallInts = BuildSmallInts();

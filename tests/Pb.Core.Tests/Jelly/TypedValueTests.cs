@@ -119,6 +119,52 @@ public sealed class TypedValueTests
         Assert.Null(JellyConvert.To<Order>(new PbDictionary { ["customer"] = "c", ["items"] = new List<object?>(), ["note"] = null }).Note);
     }
 
+    /// <summary>Reads <paramref name="bytes"/> through the typed plan of <typeparamref name="T"/>, as the broker does for answers and arguments.</summary>
+    private static (bool Typed, object? Value, long Consumed) ReadTyped<T>(byte[] bytes)
+    {
+        var reader = new BananaReader(new System.Buffers.ReadOnlySequence<byte>(bytes), BananaDialect.Pb);
+        TypedPlan plan = TypedPlan.For(typeof(T)) ?? throw new InvalidOperationException($"no plan for {typeof(T).Name}");
+        bool typed = new Unjellier().TryUnjellyTyped(ref reader, null, plan, out object? value);
+        return (typed, value, reader.Consumed);
+    }
+
+    [Fact]
+    public void The_typed_read_goes_straight_to_the_records_and_agrees_with_the_tree()
+    {
+        Item[] items = [.. Enumerable.Range(0, 50).Select(i => new Item(i, $"item-{i}", i * 0.5))];
+        byte[] bytes = Bytes(items);
+        (bool typed, object? value, long consumed) = ReadTyped<Item[]>(bytes);
+        Assert.True(typed);
+        Assert.Equal(bytes.Length, consumed);
+        Assert.Equal(items, Assert.IsType<Item[]>(value));
+        Assert.Equal(JellyConvert.To<Item[]>(JellySerializer.Deserialize(bytes)), (Item[])value!);
+
+        // A shared record inside: that element gives way to the generic read, the rest stays typed.
+        var shared = new Item(1, "s", 1);
+        byte[] withShared = Bytes(new Order("o", [shared, shared]));
+        (typed, value, _) = ReadTyped<Order>(withShared);
+        Assert.True(typed);
+        Assert.Equal([shared, shared], ((Order)value!).Items);
+
+        // Python's 2.0 may come as an int from JavaScript peers: a double member takes it.
+        byte[] intScore = Bytes(new Dictionary<string, object?> { ["id"] = 1L, ["name"] = "n", ["score"] = 2L });
+        Assert.Equal(new Item(1, "n", 2.0), ReadTyped<Item>(intScore).Value);
+    }
+
+    [Fact]
+    public void A_typed_read_that_fails_consumes_nothing_so_the_generic_read_reports_the_error()
+    {
+        byte[] missing = Bytes(new[] { new Dictionary<string, object?> { ["id"] = 1L, ["score"] = 0.5 } });
+        (bool typed, _, long consumed) = ReadTyped<Item[]>(missing);
+        Assert.False(typed);
+        Assert.Equal(0, consumed);
+        byte[] none = Bytes(new Dictionary<string, object?> { ["id"] = null, ["name"] = "n", ["score"] = 0.5 });
+        Assert.False(ReadTyped<Item>(none).Typed);
+        byte[] refused = Bytes(new Dictionary<string, object?> { ["user_id"] = 1L, ["full_name"] = "f", ["extra"] = 1L });
+        Assert.False(ReadTyped<PythonStyle>(refused).Typed);
+        Assert.True(ReadTyped<PythonStyle>(Bytes(new PythonStyle(1, "f"))).Typed);
+    }
+
     public sealed class Shop : Root
     {
         [Remote] public Item[] EchoItems(Item[] items) => items;

@@ -1,0 +1,300 @@
+using System.Collections;
+using System.Collections.Concurrent;
+using Pb.Banana;
+
+namespace Pb.Jelly;
+
+/// <summary>
+/// Reading straight into the type code asked for (issue 13): a record's dict, a list of records, numbers and text are
+/// read from the banana tokens into the typed values, with no <see cref="PbDictionary"/> tree in between. Anything a
+/// plan does not expect where it starts (a shared or cyclic value, another type) is read the generic way and then
+/// converted, so the result is always what <see cref="JellyConvert"/> would make of the tree.
+/// </summary>
+public sealed partial class Unjellier
+{
+    /// <summary>Reads the call arguments <c>["tuple", ...]</c>, each positional one through its plan (null: generic).</summary>
+    /// <returns>Null when a typed read failed: nothing is consumed then, and the caller reads the generic way, which reports the error as before.</returns>
+    internal PbTuple? UnjellyTypedTuple(ref BananaReader reader, IUnjellyContext? context, TypedPlan?[] plans)
+    {
+        long mark = reader.Consumed;
+        Start(context);
+        try
+        {
+            BananaToken list = Next(ref reader);
+            if (list.Kind != BananaTokenKind.List || list.Count == 0 || JellyTags.Classify(Next(ref reader), out _) != JellyTag.Tuple)
+            {
+                reader.RewindTo(mark);
+                return null;
+            }
+            int n = list.Count - 1;
+            PbTuple tuple = PbTuple.CreateUnfilled(n, out object?[] slots);
+            for (int i = 0; i < n; i++)
+            {
+                slots[i] = i < plans.Length && plans[i] is { } plan ? plan.Read(this, ref reader, 1) : ReadValue(ref reader, 1, 0, false);
+            }
+            return tuple;
+        }
+        catch (JellyException)
+        {
+            reader.RewindTo(mark);
+            return null;
+        }
+        finally
+        {
+            Stop();
+        }
+    }
+
+    /// <summary>Reads one value through <paramref name="plan"/>; null (and nothing consumed) when the typed read failed.</summary>
+    internal bool TryUnjellyTyped(ref BananaReader reader, IUnjellyContext? context, TypedPlan plan, out object? value)
+    {
+        long mark = reader.Consumed;
+        Start(context);
+        try
+        {
+            value = plan.Read(this, ref reader, 0);
+            return true;
+        }
+        catch (JellyException)
+        {
+            reader.RewindTo(mark);
+            value = null;
+            return false;
+        }
+        finally
+        {
+            Stop();
+        }
+    }
+
+    private void Start(IUnjellyContext? context)
+    {
+        if (_busy)
+        {
+            throw new InvalidOperationException("An Unjellier is not reentrant; use one per thread or per connection.");
+        }
+        _busy = true;
+        _context = context;
+    }
+
+    private void Stop()
+    {
+        if (_references.Count > 0)
+        {
+            _references.Clear();
+        }
+        _context = null;
+        _busy = false;
+    }
+
+    /// <summary>The generic read of one value, for a plan that gives way.</summary>
+    internal object? ReadGeneric(ref BananaReader r, int depth) => ReadValue(ref r, depth, 0, false);
+
+    /// <summary>A dict key: text through the key cache (no allocation on a hit); any other key in <paramref name="other"/>.</summary>
+    internal string ReadKey(ref BananaReader r, int depth, out object? other)
+    {
+        other = null;
+        long mark = r.Consumed;
+        BananaToken token = Next(ref r);
+        if (token.Kind == BananaTokenKind.List && token.Count == 2 && r.TryReadUnicodeTag())
+        {
+            return DecodeKey(ReadBytesArgument(ref r, 1, "unicode"));
+        }
+        r.RewindTo(mark);
+        object? key = ReadValue(ref r, depth, 0, hashed: true);
+        if (key is string s)
+        {
+            return s;
+        }
+        other = key;
+        return "";
+    }
+
+    internal static BananaToken NextToken(ref BananaReader r) => Next(ref r);
+
+    internal static string Utf8(in BananaToken bytes) => DecodeUtf8(bytes);
+}
+
+/// <summary>How one .NET type is read straight from the tokens; built once per type.</summary>
+internal abstract class TypedPlan(Type type)
+{
+    private static readonly ConcurrentDictionary<Type, TypedPlan?> s_plans = new();
+
+    public Type Type { get; } = type;
+
+    /// <summary>Reads one value of <see cref="Type"/> (or what the generic read makes of it, converted).</summary>
+    public abstract object? Read(Unjellier u, ref BananaReader r, int depth);
+
+    /// <summary>A plan for <paramref name="type"/> when reading it typed can win: typed values and sequences of them; else null.</summary>
+    public static TypedPlan? For(Type type) => s_plans.GetOrAdd(type, static t => Worthwhile(t) ? Make(t) : null);
+
+    private static bool Worthwhile(Type t) =>
+        RecordShape.ForReading(t) is not null || (ElementType(t) is { } e && Worthwhile(e));
+
+    private static Type? ElementType(Type t)
+    {
+        if (t.IsArray && t.GetArrayRank() == 1)
+        {
+            return t.GetElementType();
+        }
+        if (t.IsGenericType)
+        {
+            Type def = t.GetGenericTypeDefinition();
+            if (def == typeof(List<>) || def == typeof(IList<>) || def == typeof(ICollection<>) || def == typeof(IEnumerable<>)
+                || def == typeof(IReadOnlyList<>) || def == typeof(IReadOnlyCollection<>))
+            {
+                return t.GetGenericArguments()[0];
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The plan for any member type: typed where it pays, scalar fast paths, else generic and converted.</summary>
+    internal static TypedPlan Make(Type t)
+    {
+        if (t == typeof(long) || t == typeof(int) || t == typeof(double) || t == typeof(string) || t == typeof(bool))
+        {
+            return new ScalarPlan(t);
+        }
+        if (RecordShape.ForReading(t) is { } shape)
+        {
+            return new RecordPlan(shape);
+        }
+        if (ElementType(t) is { } element && (RecordShape.ForReading(element) is not null || ElementType(element) is not null
+            || element == typeof(long) || element == typeof(double) || element == typeof(string)))
+        {
+            return (TypedPlan)Activator.CreateInstance(typeof(ListPlan<>).MakeGenericType(element), t)!;
+        }
+        return new GenericPlan(t);
+    }
+
+    /// <summary>Reads generically from <paramref name="mark"/> (where the value started) and converts.</summary>
+    protected object? GiveWay(Unjellier u, ref BananaReader r, long mark, int depth)
+    {
+        r.RewindTo(mark);
+        return JellyConvert.To(u.ReadGeneric(ref r, depth), Type);
+    }
+}
+
+internal sealed class GenericPlan(Type type) : TypedPlan(type)
+{
+    public override object? Read(Unjellier u, ref BananaReader r, int depth)
+    {
+        object? value = u.ReadGeneric(ref r, depth);
+        return Type == typeof(object) ? value : JellyConvert.To(value, Type);
+    }
+}
+
+/// <summary>long, int, double, bool and string: the token itself, no boxed intermediate of another type.</summary>
+internal sealed class ScalarPlan(Type type) : TypedPlan(type)
+{
+    public override object? Read(Unjellier u, ref BananaReader r, int depth)
+    {
+        long mark = r.Consumed;
+        BananaToken token = Unjellier.NextToken(ref r);
+        switch (token.Kind)
+        {
+            case BananaTokenKind.Integer when !token.IsBigInteger:
+                if (Type == typeof(long))
+                {
+                    return token.Int64;
+                }
+                if (Type == typeof(int) && token.Int64 is >= int.MinValue and <= int.MaxValue)
+                {
+                    return (int)token.Int64;
+                }
+                if (Type == typeof(double))
+                {
+                    return (double)token.Int64; // an integral float may travel as an int (Python's 1.0 does not; JavaScript's does)
+                }
+                break;
+            case BananaTokenKind.Float when Type == typeof(double):
+                return token.Float;
+            case BananaTokenKind.List when token.Count == 2 && Type == typeof(string) && r.TryReadUnicodeTag():
+                BananaToken text = Unjellier.NextToken(ref r);
+                if (text.Kind == BananaTokenKind.Bytes)
+                {
+                    return Unjellier.Utf8(text);
+                }
+                break;
+        }
+        return GiveWay(u, ref r, mark, depth);
+    }
+}
+
+/// <summary>A list of <typeparamref name="T"/> read element by element through the element's plan.</summary>
+internal sealed class ListPlan<T>(Type type) : TypedPlan(type)
+{
+    private readonly TypedPlan _element = Make(typeof(T));
+    private readonly bool _array = type.IsArray;
+
+    public override object? Read(Unjellier u, ref BananaReader r, int depth)
+    {
+        long mark = r.Consumed;
+        BananaToken list = Unjellier.NextToken(ref r);
+        if (list.Kind != BananaTokenKind.List || list.Count == 0 || depth + 1 > r.Limits.MaxDepth
+            || JellyTags.Classify(Unjellier.NextToken(ref r), out _) != JellyTag.List)
+        {
+            return GiveWay(u, ref r, mark, depth);
+        }
+        int n = list.Count - 1;
+        if (_array)
+        {
+            var array = new T[Math.Min(n, (int)Math.Min(int.MaxValue, r.Remaining))];
+            if (array.Length != n)
+            {
+                throw new JellyException("The jelly expression ends early: it is incomplete.");
+            }
+            for (int i = 0; i < n; i++)
+            {
+                array[i] = (T)_element.Read(u, ref r, depth + 1)!;
+            }
+            return array;
+        }
+        var items = new List<T>(Math.Min(n, (int)Math.Min(int.MaxValue, r.Remaining)));
+        for (int i = 0; i < n; i++)
+        {
+            items.Add((T)_element.Read(u, ref r, depth + 1)!);
+        }
+        return items;
+    }
+}
+
+/// <summary>A typed value's dict: each key's member read through its own plan, then the compiled constructor.</summary>
+internal sealed class RecordPlan(RecordShape shape) : TypedPlan(shape.Type)
+{
+    private TypedPlan[]? _members;
+
+    public override object? Read(Unjellier u, ref BananaReader r, int depth)
+    {
+        long mark = r.Consumed;
+        BananaToken list = Unjellier.NextToken(ref r);
+        if (list.Kind != BananaTokenKind.List || list.Count == 0 || depth + 1 > r.Limits.MaxDepth
+            || JellyTags.Classify(Unjellier.NextToken(ref r), out _) != JellyTag.Dictionary)
+        {
+            return GiveWay(u, ref r, mark, depth);
+        }
+        // Built on first use: a record may contain itself (a tree of nodes), so plans cannot all be made up front.
+        TypedPlan[] members = _members ??= [.. shape.Members.Select(m => Make(m.Type))];
+        var reader = shape.StartReading();
+        int n = list.Count - 1;
+        for (int i = 0; i < n; i++)
+        {
+            BananaToken entry = Unjellier.NextToken(ref r);
+            if (entry.Kind != BananaTokenKind.List || entry.Count != 2)
+            {
+                throw new JellyException("A dictionary entry must be a list of a key and a value.");
+            }
+            string key = u.ReadKey(ref r, depth + 2, out object? other);
+            int index = other is null ? shape.IndexOf(key) : shape.BadKey(other);
+            if (index < 0)
+            {
+                // An unknown key (ignored unless refused): its value is read and dropped.
+                u.ReadGeneric(ref r, depth + 2);
+                continue;
+            }
+            reader.Set(index, members[index].Read(u, ref r, depth + 2));
+        }
+        return reader.Finish();
+    }
+}
