@@ -1,8 +1,94 @@
+using System.Diagnostics;
 using BenchmarkDotNet.Running;
 
 namespace Pb.Benchmarks;
 
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static void Main(string[] args)
+    {
+        if (args is ["quick", ..])
+        {
+            Quick();
+            return;
+        }
+        if (args is ["quick-call", ..])
+        {
+            QuickCall().GetAwaiter().GetResult();
+            return;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
+
+    private sealed class Shop : Root
+    {
+        [Remote] public PlainItem[] EchoItems(PlainItem[] items) => items;
+
+        [Remote] public object? Echo(object? x) => x;
+    }
+
+    /// <summary>W3t and W3 in one process over real TCP, with a count of first-chance exceptions.</summary>
+    private static async Task QuickCall()
+    {
+        int exceptions = 0;
+        AppDomain.CurrentDomain.FirstChanceException += (_, _) => Interlocked.Increment(ref exceptions);
+        await using var server = new PbServer(new Shop());
+        server.Start(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        await using PbClient client = await PbClient.ConnectAsync("127.0.0.1", server.Port);
+        RemoteReference root = await client.GetRootObjectAsync();
+        PlainItem[] items = [.. Enumerable.Range(0, 1000).Select(i => new PlainItem(i, $"item-{i}", i * 0.5))];
+        object?[] dicts = [items.Select(i => (object?)new Dictionary<string, object?> { ["id"] = i.Id, ["name"] = i.Name, ["score"] = i.Score }).ToList()];
+        foreach (string w in new[] { "W3t", "W3", "W3t" })
+        {
+            int before = exceptions;
+            var clock = Stopwatch.StartNew();
+            int n = 0;
+            while (clock.ElapsedMilliseconds < 2000)
+            {
+                if (w == "W3t")
+                {
+                    await root.CallRemoteAsync<PlainItem[]>("echoItems", [items]);
+                }
+                else
+                {
+                    await root.CallRemoteAsync("echo", dicts);
+                }
+                n++;
+            }
+            Console.WriteLine($"{w}: {n / clock.Elapsed.TotalSeconds:F0} calls/s, {exceptions - before} first-chance exceptions");
+        }
+    }
+
+    /// <summary>A rough stopwatch pass over the typed codec (for a quick look while working; docs use BenchmarkDotNet).</summary>
+    private static void Quick()
+    {
+        var b = new TypedCodecBenchmarks();
+        b.Setup();
+        (string, Func<object>)[] cases =
+        [
+            ("encode msgpack", () => b.Encode_MessagePack_Attributed()),
+            ("encode msgpack contractless", () => b.Encode_MessagePack_Contractless()),
+            ("encode pbweb typed", () => b.Encode_PbWeb_Typed()),
+            ("decode msgpack", () => b.Decode_MessagePack_Attributed()),
+            ("decode msgpack contractless", () => b.Decode_MessagePack_Contractless()),
+            ("decode pbweb typed", () => b.Decode_PbWeb_Typed()),
+            ("decode pbweb typed, 4 KiB segments", () => b.Decode_PbWeb_Typed_InSegments()),
+            ("decode pbweb tree+convert", () => b.Decode_PbWeb_TreeThenConvert()),
+        ];
+        foreach ((string name, Func<object> run) in cases)
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                run();
+            }
+            var clock = Stopwatch.StartNew();
+            int n = 0;
+            while (clock.ElapsedMilliseconds < 1000)
+            {
+                run();
+                n++;
+            }
+            Console.WriteLine($"{name,-40} {clock.Elapsed.TotalMicroseconds / n,10:F1} us");
+        }
+    }
 }

@@ -89,6 +89,8 @@ public ref struct BananaReader
             : rest.SequenceEqual(s_emptyDictionaryNone);
     }
 
+    private static readonly byte[] s_unicodeTag = [7, BananaTypeByte.String, .. "unicode"u8];
+
     private static readonly byte[] s_emptyDictionaryNone = [0x01, 0x80, 0x0a, 0x82, .. "dictionary"u8];
 
     /// <summary>Goes back to where <see cref="Consumed"/> was <paramref name="consumed"/> (a typed read that gives way to the generic one).</summary>
@@ -115,7 +117,8 @@ public ref struct BananaReader
     {
         if (!_singleSegment)
         {
-            return false;
+            // A message that arrived in pieces: the same test through the sequence reader (it never rewinds).
+            return _reader.IsNext(s_unicodeTag, advancePast: true);
         }
         ReadOnlySpan<byte> rest = _span[_position..];
         if (rest.Length >= 9 && rest[0] == 7 && rest[1] == BananaTypeByte.String && rest.Slice(2, 7).SequenceEqual("unicode"u8))

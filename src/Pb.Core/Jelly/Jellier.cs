@@ -138,6 +138,14 @@ public sealed class Jellier
 
     private void Scan(object? value, int depth)
     {
+        if (value is not null && value.GetType() == _recordType && _recordShape is { Flat: true })
+        {
+            if (depth >= _maxDepth)
+            {
+                throw TooDeep();
+            }
+            return; // a record of scalars: nothing in it can be shared
+        }
         switch (value)
         {
             case null or string or long or int or double or bool or byte[]:
@@ -217,6 +225,23 @@ public sealed class Jellier
                 }
                 return;
         }
+        if (RecordFor(value.GetType()) is { } record)
+        {
+            // A typed value is a dict on the wire, and shares like one; a record of scalars only cannot hold a shared
+            // value, so it needs no identity at all (a record instance sent twice goes as two equal dicts).
+            if (!record.Flat && Enter(value, depth))
+            {
+                foreach (RecordShape.Member member in record.Members)
+                {
+                    Scan(member.Get!(value), depth + 2);
+                }
+            }
+            else if (record.Flat && depth >= _maxDepth)
+            {
+                throw TooDeep();
+            }
+            return;
+        }
         if (IsAtomic(value) || (_context is not null && _context.IsReference(value)))
         {
             // Every occurrence of a PB reference is written on its own (PB-WIRE.md 3.5): no sharing.
@@ -240,18 +265,6 @@ public sealed class Jellier
                 object? state = copyable.GetState(value, perspective);
                 _substitutes[value] = new CopyForm(copyable.TagFor(value, perspective), state);
                 Scan(state, depth + 1);
-            }
-            return;
-        }
-        if (RecordShape.ForWriting(value.GetType()) is { } record)
-        {
-            // A typed value is a dict on the wire, and shares like one.
-            if (Enter(value, depth))
-            {
-                foreach (RecordShape.Member member in record.Members)
-                {
-                    Scan(member.Get!(value), depth + 2);
-                }
             }
             return;
         }
@@ -337,6 +350,12 @@ public sealed class Jellier
 
     private void Write(ref BananaWriter w, object? value, int depth)
     {
+        if (value is not null && value.GetType() == _recordType && _recordShape is { } record)
+        {
+            // The record type met last (a list of records): before the interface tests of the switch.
+            WriteRecord(ref w, record, value, depth);
+            return;
+        }
         switch (value)
         {
             case null:
@@ -498,8 +517,68 @@ public sealed class Jellier
         w.WriteRaw(JellyTags.Encoded(tag, w.Dialect));
     }
 
+    // The record type met last, and how it is written (null: not a typed value, or a registered Copyable that keeps its
+    // own form): a list of 1000 records asks 1000 times.
+    private Type? _recordType;
+    private RecordShape? _recordShape;
+
+    private RecordShape? RecordFor(Type type)
+    {
+        if (type != _recordType)
+        {
+            _recordShape = RecordShape.ForWriting(type) is { } shape && _options.Types.Find(type) is null ? shape : null;
+            _recordType = type;
+        }
+        return _recordShape;
+    }
+
+    private void WriteRecord(ref BananaWriter w, RecordShape record, object value, int depth)
+    {
+        if (record.Flat)
+        {
+            if (depth >= _maxDepth)
+            {
+                throw TooDeep();
+            }
+        }
+        else if (!BeginContainer(ref w, value, ref depth))
+        {
+            return;
+        }
+        WriteHeader(ref w, JellyTag.Dictionary, record.Members.Length);
+        foreach (RecordShape.Member member in record.Members)
+        {
+            w.WriteListHeader(2);
+            WriteKey(ref w, member.Name, depth + 2);
+            switch (member.Kind)
+            {
+                case RecordShape.MemberKind.Int64:
+                    w.WriteInt(member.GetInt64!(value));
+                    break;
+                case RecordShape.MemberKind.Double:
+                    w.WriteFloat(member.GetDouble!(value));
+                    break;
+                case RecordShape.MemberKind.String when member.GetString!(value) is { } text:
+                    w.WriteRaw(JellyConstants.For(w.Dialect).UnicodePrefix);
+                    w.WriteUtf8(text);
+                    break;
+                case RecordShape.MemberKind.Boolean:
+                    w.WriteRaw(member.GetBoolean!(value) ? JellyConstants.For(w.Dialect).True : JellyConstants.For(w.Dialect).False);
+                    break;
+                default:
+                    Write(ref w, member.Get!(value), depth + 2);
+                    break;
+            }
+        }
+    }
+
     private void WriteOther(ref BananaWriter w, object value, int depth)
     {
+        if (RecordFor(value.GetType()) is { } record)
+        {
+            WriteRecord(ref w, record, value, depth);
+            return;
+        }
         switch (value)
         {
             case BigInteger big: w.WriteInt(big); return;
@@ -542,20 +621,6 @@ public sealed class Jellier
         }
         if (_context is not null && _context.TryWriteReference(value, ref w))
         {
-            return;
-        }
-        if (!_substitutes.ContainsKey(value) && RecordShape.ForWriting(value.GetType()) is { } record)
-        {
-            if (BeginContainer(ref w, value, ref depth))
-            {
-                WriteHeader(ref w, JellyTag.Dictionary, record.Members.Length);
-                foreach (RecordShape.Member member in record.Members)
-                {
-                    w.WriteListHeader(2);
-                    WriteKey(ref w, member.Name, depth + 2);
-                    Write(ref w, member.Get!(value), depth + 2);
-                }
-            }
             return;
         }
         if (_substitutes.TryGetValue(value, out object? substitute) || _seen.ContainsKey(value))

@@ -27,6 +27,7 @@ internal sealed class RecordShape
         Members = members;
         _create = create;
         _refuseUnknownKeys = refuseUnknownKeys;
+        Flat = Array.TrueForAll(members, m => IsScalar(Nullable.GetUnderlyingType(m.Type) ?? m.Type));
         _byName = new Dictionary<string, int>(members.Length, StringComparer.Ordinal);
         for (int i = 0; i < members.Length; i++)
         {
@@ -39,11 +40,33 @@ internal sealed class RecordShape
 
     public Type Type { get; }
 
+    /// <summary>Every member is a scalar (numbers, text, bytes, times, enums): the value cannot hold a shared reference.</summary>
+    public bool Flat { get; }
+
     /// <summary>The public properties, in declaration order; each knows its key.</summary>
     public Member[] Members { get; }
 
     /// <summary>One member: its key (an interned string, so the jellier's key cache keeps its encoding), type and accessors.</summary>
-    internal sealed record Member(string Name, string ClrName, Type Type, Func<object, object?>? Get, bool AllowsNull, bool Required, bool HasDefault, object? Default);
+    internal sealed record Member(string Name, string ClrName, Type Type, Func<object, object?>? Get, bool AllowsNull, bool Required, bool HasDefault, object? Default)
+    {
+        /// <summary>How the jellier writes this member without boxing: <see cref="MemberKind.Other"/> goes through <see cref="Get"/>.</summary>
+        public MemberKind Kind { get; init; }
+
+        /// <summary>The value of an Int64-kind member (long, int, short, ... widened), unboxed.</summary>
+        public Func<object, long>? GetInt64 { get; init; }
+
+        public Func<object, double>? GetDouble { get; init; }
+
+        public Func<object, string?>? GetString { get; init; }
+
+        public Func<object, bool>? GetBoolean { get; init; }
+    }
+
+    internal enum MemberKind : byte { Other, Int64, Double, String, Boolean }
+
+    private static bool IsScalar(Type t) =>
+        t.IsPrimitive || t.IsEnum || t == typeof(string) || t == typeof(decimal) || t == typeof(byte[]) || t == typeof(DateTime)
+        || t == typeof(DateOnly) || t == typeof(TimeOnly) || t == typeof(TimeSpan) || t == typeof(System.Numerics.BigInteger);
 
     /// <summary>The shape the jellier writes <paramref name="type"/> with: records and <c>[PbRecord]</c> types only.</summary>
     public static RecordShape? ForWriting(Type type) => s_forWriting.GetOrAdd(type, static t =>
@@ -134,7 +157,21 @@ internal sealed class RecordShape
                 allowsNull = AllowsNull(p.PropertyType, nullability.Create(p).WriteState);
                 required = p.IsDefined(typeof(RequiredMemberAttribute));
             }
-            members[i] = new Member(name, p.Name, p.PropertyType, CompileGetter(type, p), allowsNull, required, hasDefault, defaultValue);
+            Type pt = p.PropertyType;
+            MemberKind kind = pt == typeof(long) || pt == typeof(int) || pt == typeof(short) || pt == typeof(sbyte) || pt == typeof(byte) || pt == typeof(ushort) || pt == typeof(uint)
+                ? MemberKind.Int64
+                : pt == typeof(double) ? MemberKind.Double
+                : pt == typeof(string) ? MemberKind.String
+                : pt == typeof(bool) ? MemberKind.Boolean
+                : MemberKind.Other;
+            members[i] = new Member(name, p.Name, pt, CompileGetter(type, p), allowsNull, required, hasDefault, defaultValue)
+            {
+                Kind = kind,
+                GetInt64 = kind == MemberKind.Int64 ? CompileGetter<long>(type, p) : null,
+                GetDouble = kind == MemberKind.Double ? CompileGetter<double>(type, p) : null,
+                GetString = kind == MemberKind.String ? CompileGetter<string?>(type, p) : null,
+                GetBoolean = kind == MemberKind.Boolean ? CompileGetter<bool>(type, p) : null,
+            };
         }
         Func<object?[], bool[], object> create = CompileCreate(type, constructor, parameters, ctorIndex, properties);
         return new RecordShape(type, members, create, settings.RefuseUnknownKeys);
@@ -142,6 +179,13 @@ internal sealed class RecordShape
 
     private static bool AllowsNull(Type type, NullabilityState state) =>
         type.IsValueType ? Nullable.GetUnderlyingType(type) is not null : state != NullabilityState.NotNull;
+
+    private static Func<object, T> CompileGetter<T>(Type type, PropertyInfo property)
+    {
+        ParameterExpression obj = Expression.Parameter(typeof(object));
+        Expression access = Expression.Property(Expression.Convert(obj, type), property);
+        return Expression.Lambda<Func<object, T>>(access.Type == typeof(T) ? access : Expression.Convert(access, typeof(T)), obj).Compile();
+    }
 
     private static Func<object, object?> CompileGetter(Type type, PropertyInfo property)
     {

@@ -62,7 +62,7 @@ public sealed class TypedValueTests
     }
 
     [Fact]
-    public void Records_nested_in_lists_round_trip_and_a_shared_one_is_shared_on_the_wire()
+    public void Records_nested_in_lists_round_trip_and_only_records_holding_containers_share_identity()
     {
         var shared = new Item(2, "b", 1.25);
         var order = new Order("ann", [new Item(1, "a", 0.5), shared, shared], Note: "rush");
@@ -72,9 +72,13 @@ public sealed class TypedValueTests
         Assert.Equal("rush", back.Note);
         Assert.Equal(3, back.Priority);
         Assert.Equal([new Item(1, "a", 0.5), shared, shared], back.Items);
-        // The wire shares the one instance as Twisted would: reference then dereference.
+        // A record of scalars cannot hold a shared value, so the jellier skips its identity: two equal dicts.
         var items = (List<object?>)((PbDictionary)tree!)["items"]!;
-        Assert.Same(items[1], items[2]);
+        Assert.NotSame(items[1], items[2]);
+        Assert.Equal(Bytes(new Dictionary<string, object?> { ["id"] = 2L, ["name"] = "b", ["score"] = 1.25 }), Bytes(items[2]));
+        // A record that holds a container shares like a dict, as Twisted would: reference, then dereference.
+        var twice = (List<object?>)JellySerializer.Deserialize(Bytes(new[] { order, order }))!;
+        Assert.Same(twice[0], twice[1]);
         // Typed values are values: each occurrence reads into its own, equal record.
         Assert.Equal(back.Items[1], back.Items[2]);
 
