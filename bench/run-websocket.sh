@@ -13,7 +13,7 @@ for p in bench/Pb.BenchServer bench/Pb.BenchClient bench/SignalR.Bench; do dotne
 PB_SERVER=bench/Pb.BenchServer/bin/Release/net10.0/Pb.BenchServer
 PB_CLIENT=bench/Pb.BenchClient/bin/Release/net10.0/Pb.BenchClient
 SR=bench/SignalR.Bench/bin/Release/net10.0/SignalR.Bench
-COMMON=(--workloads W1,W2,W3,W4 --warmup 2 --duration "$DURATION" --depth 64 --fanout-n 10000)
+COMMON=(--workloads W1,W2,W3,W4,W1t,W2t,W3t --warmup 2 --duration "$DURATION" --depth 64 --fanout-n 10000)
 
 start() { # command... ; prints "port pid"
   local log; log=$(mktemp)
@@ -45,7 +45,7 @@ for line in open(sys.argv[1]):
 systems = ["pbweb-ws", "pbweb-ws-msgpack", "signalr-json", "signalr-msgpack"]
 print("| workload | " + " | ".join(systems) + " | pbweb (banana) / signalr-msgpack | pbweb (msgpack) / signalr-msgpack |")
 print("|---|" + "---:|" * (len(systems) + 2))
-for w in ["W1", "W2", "W3", "W4"]:
+for w in ["W1", "W2", "W3", "W4", "W1t", "W2t", "W3t"]:
     best = {s: max(rows[(s, w)]) if rows[(s, w)] else None for s in systems}
     cells = [f"{best[s]:,.0f}" if best[s] else "-" for s in systems]
     ratios = [f"{best[s] / best['signalr-msgpack']:.2f}x" if best[s] and best["signalr-msgpack"] else "-" for s in ("pbweb-ws", "pbweb-ws-msgpack")]
