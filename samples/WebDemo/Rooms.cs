@@ -205,10 +205,10 @@ public sealed class Member(string name, RoomDirectory rooms, IPerspectiveBrokerC
     [Remote("rooms")] public IReadOnlyList<string> Rooms() => rooms.Names;
 
     /// <summary>The room to observe and its desk, bound to this avatar.</summary>
-    [Remote("join")] public Dictionary<string, object?> Join(string room)
+    [Remote("join")] public JoinedRoom Join(string room)
     {
         Room found = rooms.Find(room);
-        return new Dictionary<string, object?> { ["room"] = found, ["desk"] = found.Desk };
+        return new JoinedRoom(found, found.Desk);
     }
 
     /// <summary>Posts without observing (what the Twisted client in the README does).</summary>
@@ -221,6 +221,9 @@ public sealed class Member(string name, RoomDirectory rooms, IPerspectiveBrokerC
         return result.Sent > 0 ? result.Sent : throw new PbException($"{user} is not online.") { RemoteTypeName = "builtins.LookupError" };
     }
 }
+
+/// <summary>What join answers: the room (a Cacheable: the caller gets a live copy) and its desk (a Viewable for the caller).</summary>
+public sealed record JoinedRoom(Room Room, RoomDesk Desk);
 
 public sealed class RoomsRealm(RoomDirectory rooms, IPerspectiveBrokerContext broker) : IRealm
 {

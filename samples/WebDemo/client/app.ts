@@ -2,8 +2,10 @@
 // Cacheables: the server sends each room's state once and then its changes, which call the observe_ methods below.
 import {
   JellyRegistry, LogLevel, PbClient, Referenceable, RemoteCache, RemoteError,
-  type IRetryPolicy, type PbValue, type RemoteReference,
+  type IRetryPolicy, type PbValue, type RemoteInterface, type RemoteReference,
 } from "@pb-web/client";
+// The server's contracts, generated from samples/WebDemo by tools/Pb.TypeScript (the test command checks it is current).
+import type { Member, RoomDesk } from "./contracts.js";
 
 interface Message {
   readonly id: number;
@@ -90,9 +92,9 @@ const $ = <T extends HTMLElement>(id: string): T => {
 };
 
 let client: PbClient | undefined;
-let avatar: RemoteReference | undefined;
+let avatar: RemoteInterface<Member> | undefined;
 let me = "";
-let current: { room: RoomCopy; desk: RemoteReference } | undefined;
+let current: { room: RoomCopy; desk: RemoteInterface<RoomDesk> } | undefined;
 let editing: { id: number; draft: string } | undefined;
 
 type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
@@ -164,7 +166,7 @@ function render(): void {
       poke.textContent = "Poke";
       poke.setAttribute("aria-label", `Poke ${name}`);
       poke.addEventListener("click", () => void act(async () => {
-        const tabs = await avatar!.callRemote<number>("poke", name);
+        const tabs = await avatar!.poke(name);
         toast(`You poked ${name} (${tabs} ${tabs === 1 ? "tab" : "tabs"})`);
       }));
       item.append(" ", poke);
@@ -206,7 +208,7 @@ function renderMessage(message: Message): HTMLLIElement {
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       void act(async () => {
-        await current!.desk.callRemote("edit", message.id, input.value);
+        await current!.desk.edit(message.id, input.value);
         editing = undefined;
         render();
       });
@@ -239,12 +241,12 @@ function renderMessage(message: Message): HTMLLIElement {
 }
 
 async function join(name: string): Promise<void> {
-  const joined = await avatar!.callRemote<{ room: PbValue; desk: PbValue }>("join", name);
+  const joined = await avatar!.join(name);
   if (!(joined.room instanceof RoomCopy)) {
     throw new Error("The server sent something other than a room.");
   }
   const previous = current;
-  current = { room: joined.room, desk: joined.desk as RemoteReference };
+  current = { room: joined.room, desk: joined.desk.as<RoomDesk>() };
   current.room.onchange = render;
   editing = undefined;
   if (previous !== undefined && previous.room !== current.room) {
@@ -271,8 +273,8 @@ async function start(): Promise<void> {
     return;
   }
   client.onreconnecting((error) => setState("reconnecting", error.message));
-  client.onreconnected((newAvatar) => {
-    avatar = newAvatar;
+  client.onreconnected((newAvatar: RemoteReference) => {
+    avatar = newAvatar.as<Member>();
     const room = current?.room.name;
     current = undefined;
     void act(async () => {
@@ -290,9 +292,9 @@ async function start(): Promise<void> {
     }
   });
   await act(async () => {
-    avatar = await client!.loginAuthenticated(new Mind());
-    const rooms = await avatar.callRemote<PbValue[]>("rooms");
-    $("rooms").replaceChildren(...rooms.map(String).map((name) => {
+    avatar = (await client!.loginAuthenticated(new Mind())).as<Member>();
+    const rooms = await avatar.rooms();
+    $("rooms").replaceChildren(...rooms.map((name) => {
       const button = document.createElement("button");
       button.type = "button";
       button.value = name;
@@ -344,11 +346,11 @@ function wire(): void {
       if (current === undefined) {
         throw new Error("Not in a room yet.");
       }
-      await current.desk.callRemote("post", input.value);
+      await current.desk.post(input.value);
       input.value = "";
     });
   });
-  $("bump").addEventListener("click", () => void act(() => current!.desk.callRemote("bump")));
+  $("bump").addEventListener("click", () => void act(() => current!.desk.bump()));
   $("signout").addEventListener("click", () => void act(async () => {
     client?.close();
     client = undefined;

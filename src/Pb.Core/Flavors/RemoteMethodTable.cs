@@ -39,6 +39,9 @@ internal sealed class RemoteMethodTable
 
     public static RemoteMethodTable For(Type type) => s_tables.GetOrAdd(type, static t => new RemoteMethodTable(t));
 
+    /// <summary>Every remote method, by wire name (for tools: the TypeScript contract generator).</summary>
+    internal IEnumerable<RemoteMethod> Methods => _methods.Values.OrderBy(m => m.Name, StringComparer.Ordinal);
+
     /// <summary>Finds a method by its UTF-8 wire name without allocating.</summary>
     public RemoteMethod? Find(ReadOnlySpan<byte> utf8Name)
     {
@@ -125,6 +128,10 @@ internal sealed class RemoteMethod
 
     /// <summary>Whether a parameter takes the <see cref="PbCallContext"/> or a service.</summary>
     public bool NeedsContext { get; }
+
+    /// <summary>The parameters a peer passes (no perspective, cancellation token, context or services), in order.</summary>
+    internal IEnumerable<(string Name, Type Type, bool IsOptional)> WireParameters =>
+        _parameters.Where(p => p.Kind == ParameterKind.Wire).Select(p => (p.Name, p.Type, p.IsOptional));
 
     /// <summary>How each positional argument is read straight into its parameter's type (null: generic); null when none is typed.</summary>
     internal Jelly.TypedPlan?[]? WirePlans { get; }
