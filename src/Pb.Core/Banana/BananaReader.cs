@@ -93,6 +93,13 @@ public ref struct BananaReader
 
     private static readonly byte[] s_emptyDictionaryNone = [0x01, 0x80, 0x0a, 0x82, .. "dictionary"u8];
 
+    /// <summary>What is left of a message that is one contiguous span (every message the broker handles); false otherwise.</summary>
+    internal readonly bool TryGetRest(out ReadOnlySpan<byte> rest)
+    {
+        rest = _singleSegment ? _span[_position..] : default;
+        return _singleSegment;
+    }
+
     /// <summary>Goes back to where <see cref="Consumed"/> was <paramref name="consumed"/> (a typed read that gives way to the generic one).</summary>
     internal void RewindTo(long consumed) => Rewind(Consumed - consumed);
 

@@ -291,16 +291,23 @@ internal sealed class RecordShape
     internal int BadKey(object? key) =>
         throw new JellyException($"Cannot read {Type.Name}: its keys must be text, not {PbValueFormatter.PythonTypeName(key)}.");
 
-    internal Builder StartReading() => new(this);
+    internal Builder StartReading() => new(this, new object?[Members.Length], new bool[Members.Length]);
+
+    /// <summary>A builder over arrays the caller reuses from one value to the next (they are cleared here).</summary>
+    internal Builder StartReading(object?[] values, bool[] present)
+    {
+        Array.Clear(present);
+        return new(this, values, present);
+    }
 
     /// <summary>The members read so far of one value; <see cref="Finish"/> checks what is missing and makes the value.</summary>
-    internal struct Builder(RecordShape shape)
+    internal readonly struct Builder(RecordShape shape, object?[] values, bool[] present)
     {
-        private readonly object?[] _values = new object?[shape.Members.Length];
-        private readonly bool[] _present = new bool[shape.Members.Length];
+        private readonly object?[] _values = values;
+        private readonly bool[] _present = present;
 
         /// <summary>Sets member <paramref name="i"/> to a value already of its type (null for None).</summary>
-        public readonly void Set(int i, object? value)
+        public void Set(int i, object? value)
         {
             if (value is null && !shape.Members[i].AllowsNull)
             {
@@ -310,7 +317,7 @@ internal sealed class RecordShape
             _present[i] = true;
         }
 
-        public readonly object Finish()
+        public object Finish()
         {
             Member[] members = shape.Members;
             for (int i = 0; i < members.Length; i++)

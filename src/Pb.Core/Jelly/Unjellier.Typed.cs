@@ -112,6 +112,23 @@ public sealed partial class Unjellier
 
     internal static BananaToken NextToken(ref BananaReader r) => Next(ref r);
 
+    // The member arrays of the record type read last, reused from one record to the next (a list of 1000 records).
+    private RecordShape? _scratchShape;
+    private object?[] _scratchValues = [];
+    private bool[] _scratchPresent = [];
+
+    /// <summary>A builder for one value of <paramref name="shape"/> over this unjellier's reused arrays (not for nested values).</summary>
+    internal RecordShape.Builder ScratchBuilder(RecordShape shape)
+    {
+        if (_scratchShape != shape)
+        {
+            _scratchShape = shape;
+            _scratchValues = new object?[shape.Members.Length];
+            _scratchPresent = new bool[shape.Members.Length];
+        }
+        return shape.StartReading(_scratchValues, _scratchPresent);
+    }
+
     internal static string Utf8(in BananaToken bytes) => DecodeUtf8(bytes);
 }
 
@@ -261,12 +278,19 @@ internal sealed class ListPlan<T>(Type type) : TypedPlan(type)
 }
 
 /// <summary>A typed value's dict: each key's member read through its own plan, then the compiled constructor.</summary>
-internal sealed class RecordPlan(RecordShape shape) : TypedPlan(shape.Type)
+internal sealed partial class RecordPlan(RecordShape shape) : TypedPlan(shape.Type)
 {
     private TypedPlan[]? _members;
 
+    private byte[][]? _keys;
+
     public override object? Read(Unjellier u, ref BananaReader r, int depth)
     {
+        if (r.TryGetRest(out ReadOnlySpan<byte> rest) && depth + 1 <= r.Limits.MaxDepth && FastRead(u, rest, r.Dialect, r.Limits.MaxItemLength, out object? fast, out int used))
+        {
+            r.Advance(used);
+            return fast;
+        }
         long mark = r.Consumed;
         BananaToken list = Unjellier.NextToken(ref r);
         if (list.Kind != BananaTokenKind.List || list.Count == 0 || depth + 1 > r.Limits.MaxDepth
@@ -296,5 +320,228 @@ internal sealed class RecordPlan(RecordShape shape) : TypedPlan(shape.Type)
             reader.Set(index, members[index].Read(u, ref r, depth + 2));
         }
         return reader.Finish();
+    }
+}
+
+/// <summary>
+/// The common shape read straight from the bytes: a dict whose keys are the members' names as text and whose values
+/// are numbers, text, booleans or None. Anything else (another key, a nested value, a vocabulary-compressed string)
+/// answers false having consumed nothing, and the token reader takes over; so does anything malformed, which the
+/// token reader then reports.
+/// </summary>
+internal sealed partial class RecordPlan
+{
+    private static readonly System.Text.UTF8Encoding s_strictUtf8 = new(false, true);
+
+    private bool FastRead(Unjellier u, ReadOnlySpan<byte> s, BananaDialect dialect, int maxItemLength, out object? value, out int used)
+    {
+        value = null;
+        used = 0;
+        RecordShape.Member[] members = shape.Members;
+        byte[][] keys = _keys ??= [.. members.Select(m => System.Text.Encoding.UTF8.GetBytes(m.Name))];
+        JellyConstants constants = JellyConstants.For(dialect);
+        int p = 0;
+        if (!Header(s, ref p, out ulong count, out byte type) || type != BananaTypeByte.List || count == 0 || count > (ulong)maxItemLength)
+        {
+            return false;
+        }
+        // the tag: VOCAB 5 in the pb dialect, the string "dictionary" in none
+        ReadOnlySpan<byte> tag = dialect == BananaDialect.Pb ? [0x05, BananaTypeByte.Vocab] : [0x0a, BananaTypeByte.String, .. "dictionary"u8];
+        if (!s[p..].StartsWith(tag))
+        {
+            return false;
+        }
+        p += tag.Length;
+        ReadOnlySpan<byte> unicode = constants.UnicodePrefix;
+        // Only scalars are read here, so no other record is built while this one is: the unjellier's arrays serve.
+        RecordShape.Builder builder = u.ScratchBuilder(shape);
+        int expected = 0;
+        for (ulong entry = 1; entry < count; entry++)
+        {
+            // [key, value]: 02 80, then ["unicode", name]
+            if (p + 2 > s.Length || s[p] != 2 || s[p + 1] != BananaTypeByte.List || !s[(p + 2)..].StartsWith(unicode))
+            {
+                return false;
+            }
+            p += 2 + unicode.Length;
+            if (!Header(s, ref p, out ulong keyLength, out type) || type != BananaTypeByte.String || keyLength > (ulong)maxItemLength || (ulong)(s.Length - p) < keyLength)
+            {
+                return false;
+            }
+            ReadOnlySpan<byte> key = s.Slice(p, (int)keyLength);
+            p += (int)keyLength;
+            // Members usually come in the order they were written: try the next one first.
+            int index = expected < keys.Length && key.SequenceEqual(keys[expected]) ? expected : IndexOf(keys, key);
+            if (index < 0)
+            {
+                return false;
+            }
+            expected = index + 1;
+            RecordShape.Member m = members[index];
+            object? item;
+            if (m.AllowsNull && s[p..].StartsWith(constants.None))
+            {
+                p += constants.None.Length;
+                item = null;
+            }
+            else if (!Scalar(s, ref p, m, unicode, constants, maxItemLength, out item))
+            {
+                return false;
+            }
+            try
+            {
+                builder.Set(index, item);
+            }
+            catch (JellyException)
+            {
+                return false;
+            }
+        }
+        try
+        {
+            value = builder.Finish();
+        }
+        catch (JellyException)
+        {
+            return false;
+        }
+        used = p;
+        return true;
+    }
+
+    private static int IndexOf(byte[][] keys, ReadOnlySpan<byte> key)
+    {
+        for (int i = 0; i < keys.Length; i++)
+        {
+            if (key.SequenceEqual(keys[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static bool Scalar(ReadOnlySpan<byte> s, ref int p, RecordShape.Member m, ReadOnlySpan<byte> unicode, JellyConstants constants, int maxItemLength, out object? item)
+    {
+        item = null;
+        Type t = m.Type;
+        switch (m.Kind)
+        {
+            case RecordShape.MemberKind.Double:
+                if (p < s.Length && s[p] == BananaTypeByte.Float && s.Length - p >= 9)
+                {
+                    item = System.Buffers.Binary.BinaryPrimitives.ReadDoubleBigEndian(s.Slice(p + 1, 8));
+                    p += 9;
+                    return true;
+                }
+                if (Int(s, ref p, out long whole))
+                {
+                    item = (double)whole; // an integral float sent as an int (JavaScript peers)
+                    return true;
+                }
+                return false;
+            case RecordShape.MemberKind.Int64:
+                if (!Int(s, ref p, out long n))
+                {
+                    return false;
+                }
+                if (t == typeof(long))
+                {
+                    item = n;
+                    return true;
+                }
+                if (t == typeof(int) && n is >= int.MinValue and <= int.MaxValue)
+                {
+                    item = (int)n;
+                    return true;
+                }
+                return false;
+            case RecordShape.MemberKind.String:
+                if (!s[p..].StartsWith(unicode))
+                {
+                    return false;
+                }
+                int q = p + unicode.Length;
+                if (!Header(s, ref q, out ulong length, out byte type) || type != BananaTypeByte.String || length > (ulong)maxItemLength || (ulong)(s.Length - q) < length)
+                {
+                    return false;
+                }
+                try
+                {
+                    item = s_strictUtf8.GetString(s.Slice(q, (int)length));
+                }
+                catch (System.Text.DecoderFallbackException)
+                {
+                    return false;
+                }
+                p = q + (int)length;
+                return true;
+            case RecordShape.MemberKind.Boolean:
+                if (s[p..].StartsWith(constants.True))
+                {
+                    p += constants.True.Length;
+                    item = true;
+                    return true;
+                }
+                if (s[p..].StartsWith(constants.False))
+                {
+                    p += constants.False.Length;
+                    item = false;
+                    return true;
+                }
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>An INT or NEG item of at most 63 bits.</summary>
+    private static bool Int(ReadOnlySpan<byte> s, ref int p, out long value)
+    {
+        value = 0;
+        int q = p;
+        if (!Header(s, ref q, out ulong magnitude, out byte type) || magnitude > long.MaxValue)
+        {
+            return false;
+        }
+        switch (type)
+        {
+            case BananaTypeByte.Int or BananaTypeByte.LongInt:
+                value = (long)magnitude;
+                break;
+            case BananaTypeByte.Neg or BananaTypeByte.LongNeg:
+                value = -(long)magnitude;
+                break;
+            default:
+                return false;
+        }
+        p = q;
+        return true;
+    }
+
+    /// <summary>A banana header (base-128 digits, least significant first) of at most 9 digits, and its type byte.</summary>
+    private static bool Header(ReadOnlySpan<byte> s, ref int p, out ulong value, out byte type)
+    {
+        value = 0;
+        type = 0;
+        int i = p;
+        int shift = 0;
+        while (i < s.Length && s[i] < 0x80)
+        {
+            if (shift > 56)
+            {
+                return false;
+            }
+            value |= (ulong)s[i] << shift;
+            shift += 7;
+            i++;
+        }
+        if (i == p || i >= s.Length)
+        {
+            return false;
+        }
+        type = s[i];
+        p = i + 1;
+        return true;
     }
 }
