@@ -545,11 +545,13 @@ public sealed class Jellier
         {
             return;
         }
-        WriteHeader(ref w, JellyTag.Dictionary, record.Members.Length);
-        foreach (RecordShape.Member member in record.Members)
+        RecordShape.Encoded encoded = record.EncodedFor(w.Dialect, w.Limits);
+        w.WriteRaw(encoded.Head);
+        RecordShape.Member[] members = record.Members;
+        for (int i = 0; i < members.Length; i++)
         {
-            w.WriteListHeader(2);
-            WriteKey(ref w, member.Name, depth + 2);
+            RecordShape.Member member = members[i];
+            w.WriteRaw(encoded.Prefixes[i]); // [key, : the list header and the key, encoded once per type
             switch (member.Kind)
             {
                 case RecordShape.MemberKind.Int64:

@@ -43,6 +43,37 @@ internal sealed class RecordShape
     /// <summary>Every member is a scalar (numbers, text, bytes, times, enums): the value cannot hold a shared reference.</summary>
     public bool Flat { get; }
 
+    private readonly Encoded?[] _encoded = new Encoded?[2];
+
+    /// <summary>The bytes every value of this type starts with, and each member's <c>[key, </c> prefix, in one dialect.</summary>
+    internal sealed record Encoded(byte[] Head, byte[][] Prefixes);
+
+    /// <summary>This type's fixed bytes in <paramref name="dialect"/>: written with one copy each instead of item by item.</summary>
+    internal Encoded EncodedFor(Banana.BananaDialect dialect, Banana.BananaLimits limits) =>
+        _encoded[(int)dialect] ?? BuildEncoded(dialect, limits);
+
+    private Encoded BuildEncoded(Banana.BananaDialect dialect, Banana.BananaLimits limits)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(64);
+        var w = new Banana.BananaWriter(buffer, dialect, limits);
+        w.WriteListHeader(Members.Length + 1);
+        w.WriteRaw(JellyTags.Encoded(JellyTag.Dictionary, dialect));
+        w.Flush();
+        byte[] head = buffer.WrittenSpan.ToArray();
+        var prefixes = new byte[Members.Length][];
+        for (int i = 0; i < Members.Length; i++)
+        {
+            buffer.ResetWrittenCount();
+            w = new Banana.BananaWriter(buffer, dialect, limits);
+            w.WriteListHeader(2);
+            w.WriteRaw(JellyConstants.For(dialect).UnicodePrefix);
+            w.WriteUtf8(Members[i].Name);
+            w.Flush();
+            prefixes[i] = buffer.WrittenSpan.ToArray();
+        }
+        return _encoded[(int)dialect] = new Encoded(head, prefixes);
+    }
+
     /// <summary>The public properties, in declaration order; each knows its key.</summary>
     public Member[] Members { get; }
 
