@@ -137,13 +137,24 @@ internal sealed partial class Broker
         {
             perspective = target;
         }
+        // The method is known before its arguments: those it takes typed are read straight into their types. A failed
+        // lookup is reported after the arguments were read, as before.
+        RemoteMethod? method = null;
+        InvalidOperationException? lookupFailure = null;
+        try
+        {
+            method = FindMethod(target.GetType(), name);
+        }
+        catch (InvalidOperationException e)
+        {
+            lookupFailure = e;
+        }
         PbTuple args;
         PbDictionary? kwargs;
         _receivingPerspective = perspective;
         try
         {
-            // The method is known before its arguments: those it takes typed are read straight into their types.
-            args = (TypedPlansFor(target, name) is { } plans ? _unjellier.UnjellyTypedTuple(ref r, this, plans) : null)
+            args = (method?.WirePlans is { } plans ? _unjellier.UnjellyTypedTuple(ref r, this, plans) : null)
                 ?? _unjellier.Unjelly(ref r, this) as PbTuple ?? throw new PbException("The arguments must be a tuple.") { RemoteTypeName = "builtins.TypeError" };
             if (r.IsAtEmptyDictionary())
             {
@@ -164,16 +175,11 @@ internal sealed partial class Broker
         {
             _receivingPerspective = null;
         }
-        RemoteMethod? method;
-        try
-        {
-            method = RemoteMethodTable.For(target.GetType()).Find(name);
-        }
-        catch (InvalidOperationException e)
+        if (lookupFailure is not null)
         {
             // A type whose remote methods cannot be described (two methods with one name, ...): a bug in the
             // application, reported for this call, logged, and never a reason to drop the connection.
-            Fail(requestId, answer, e, name);
+            Fail(requestId, answer, lookupFailure, name);
             return;
         }
         if (method is null)
@@ -382,16 +388,25 @@ internal sealed partial class Broker
         }
     }
 
-    private static TypedPlan?[]? TypedPlansFor(object target, ReadOnlySpan<byte> name)
+    // The method called last (read loop only): a stream of calls to one method (pushes to an observer) finds it at once.
+    private Type? _lastTargetType;
+    private byte[] _lastMethodName = [];
+    private RemoteMethod? _lastMethod;
+
+    private RemoteMethod? FindMethod(Type type, ReadOnlySpan<byte> name)
     {
-        try
+        if (type == _lastTargetType && _lastMethod is not null && name.SequenceEqual(_lastMethodName))
         {
-            return RemoteMethodTable.For(target.GetType()).Find(name)?.WirePlans;
+            return _lastMethod;
         }
-        catch (InvalidOperationException)
+        RemoteMethod? method = RemoteMethodTable.For(type).Find(name);
+        if (method is not null && name.Length <= 64)
         {
-            return null; // reported for the call below, as before
+            _lastTargetType = type;
+            _lastMethodName = name.ToArray();
+            _lastMethod = method;
         }
+        return method;
     }
 
     private void ReceiveAnswer(ref BananaReader r, bool isError)
