@@ -454,7 +454,21 @@ internal sealed partial class Broker
         }
         List<(PendingCall Call, object? Value, Exception? Error)> batch = _completions;
         _completions = new List<(PendingCall, object?, Exception?)>(batch.Count);
-        ThreadPool.UnsafeQueueUserWorkItem(static b => Complete(b), batch, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static state => state.Broker.CompleteBatch(state.Batch), (Broker: this, Batch: batch), preferLocal: false);
+    }
+
+    private void CompleteBatch(List<(PendingCall Call, object? Value, Exception? Error)> batch)
+    {
+        // The continuations run here, one after another; the next calls they make leave in one write.
+        _transport.HoldFlushes();
+        try
+        {
+            Complete(batch);
+        }
+        finally
+        {
+            _transport.ReleaseFlushes();
+        }
     }
 
     /// <remarks>

@@ -31,6 +31,19 @@ internal interface IBrokerTransport
 
     /// <summary>Makes the DI scope of each call, or null without a host's services.</summary>
     Microsoft.Extensions.DependencyInjection.IServiceScopeFactory? CallServices { get; }
+
+    /// <summary>
+    /// From now until <see cref="ReleaseFlushes"/>, on this thread, messages wait in the buffer instead of each starting
+    /// a write (the callers' continuations of one batch of answers send their next calls together). Default: nothing.
+    /// </summary>
+    void HoldFlushes()
+    {
+    }
+
+    /// <summary>Ends <see cref="HoldFlushes"/>: what waits leaves now.</summary>
+    void ReleaseFlushes()
+    {
+    }
 }
 
 /// <summary>

@@ -33,6 +33,9 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
     // own writes: a write from any other thread (a continuation, a push) starts its flush at once, so code that
     // blocks on an answer never waits on a message held back somewhere else.
     [ThreadStatic] private static PbConnection? t_deferring;
+    // The connection whose batch of answers this thread completes (IBrokerTransport.HoldFlushes).
+    [ThreadStatic] private static PbConnection? t_holding;
+    private bool _releaseQueued;       // a flush of what is held is queued on another thread (see RequestFlushLocked)
     private TaskCompletionSource? _flushIdle;   // completed when the running flush ends (made only when awaited)
     private TaskCompletionSource? _drained;     // completed when the backlog falls under half the outgoing limit
     private long _inFlight;                      // bytes of the batch being written
@@ -406,8 +409,29 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
             _flushDeferred = true;
             return false;
         }
+        if (ReferenceEquals(t_holding, this))
+        {
+            // Held while a batch's continuations run. A continuation may block on the answer to the call it just made
+            // (sync over async): a flush queued on another thread sends what is held anyway, so nothing waits for the
+            // end of the batch to make progress.
+            _flushDeferred = true;
+            if (!_releaseQueued)
+            {
+                _releaseQueued = true;
+                ThreadPool.UnsafeQueueUserWorkItem(static c => c.EndDeferredFlush(), this, preferLocal: false);
+            }
+            return false;
+        }
         _flushing = true;
         return true;
+    }
+
+    void IBrokerTransport.HoldFlushes() => t_holding = this;
+
+    void IBrokerTransport.ReleaseFlushes()
+    {
+        t_holding = null;
+        EndDeferredFlush();
     }
 
     /// <summary>Ends the read loop's batch: what it held back leaves now.</summary>
@@ -416,6 +440,7 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
         bool flush;
         lock (_writeLock)
         {
+            _releaseQueued = false;
             if (!_flushDeferred)
             {
                 return;

@@ -33,6 +33,37 @@ public sealed class BrokerTests
     }
 
     [Fact]
+    public async Task Calls_made_by_the_continuations_of_one_batch_of_answers_all_arrive_even_when_one_blocks_on_its_own()
+    {
+        await using var host = await BrokerTestHost.StartAsync();
+        RemoteReference root = await host.Client.GetRootObjectAsync(Ct);
+        // 64 calls in flight: their answers come back in batches, and each continuation (run inline where the batch
+        // completes) makes its next call at once; those leave together, so they must all still be answered.
+        long[] results = await Task.WhenAll(Enumerable.Range(0, 64).Select(async i =>
+        {
+            long a = await root.CallRemoteAsync<long>("add_one", (long)i);
+            return await root.CallRemoteAsync<long>("add_one", a);
+        }));
+        Assert.Equal(Enumerable.Range(2, 64).Select(i => (long)i), results);
+
+        // A continuation that blocks on the answer to the call it just made (sync over async) while its batch is held:
+        // the held call still leaves, so the answer comes and nothing hangs.
+        var blocked = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = root.CallRemoteAsync<long>("add_one", 1L).ContinueWith(t =>
+        {
+            try
+            {
+                blocked.SetResult(root.CallRemoteAsync<long>("add_one", t.Result).GetAwaiter().GetResult());
+            }
+            catch (Exception e)
+            {
+                blocked.SetException(e);
+            }
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        Assert.Equal(3, await blocked.Task.WaitAsync(TimeSpan.FromSeconds(60), Ct));
+    }
+
+    [Fact]
     public async Task Methods_bind_positional_and_keyword_arguments()
     {
         await using var host = await BrokerTestHost.StartAsync();
