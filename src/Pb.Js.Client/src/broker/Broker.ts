@@ -349,7 +349,10 @@ export class Broker implements JellyContext, CacheHolder {
     try {
       const unjellier = new Unjellier(this.#registry, this);
       const unjellied = unjellier.unjelly(item[5] as BananaValue);
-      unjellier.unjelly(item[6] as BananaValue);
+      const kwargs = item[6];
+      if (!Array.isArray(kwargs) || kwargs.length > 1) {
+        unjellier.unjelly(kwargs as BananaValue); // ["dictionary"], no keyword arguments: nothing to read
+      }
       result = (fn as (...a: PbValue[]) => unknown).apply(target, unjellied instanceof Tuple ? unjellied.items : []);
     } catch (e) {
       this.#reply(answerRequired, id, false, e instanceof Error ? e.message : String(e));

@@ -40,10 +40,10 @@ export class Unjellier {
       if (kind === "unicode" && tree.length === 2) {
         return this.#text(tree[1]);
       }
-      if (kind === "list") {
+      if (kind === "list" || kind === "tuple") {
         const list: PbValue[] = new Array<PbValue>(tree.length - 1);
         for (let i = 1; i < tree.length; i++) list[i - 1] = this.unjelly(tree[i]!);
-        return list;
+        return kind === "list" ? list : new Tuple(list);
       }
       if (kind === "dictionary" && this.#textKeys(tree, 1)) {
         const object = Object.create(null) as Record<string, PbValue>;
