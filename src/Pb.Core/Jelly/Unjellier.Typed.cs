@@ -14,10 +14,12 @@ public sealed partial class Unjellier
 {
     /// <summary>Reads the call arguments <c>["tuple", ...]</c>, each positional one through its plan (null: generic).</summary>
     /// <returns>Null when a typed read failed: nothing is consumed then, and the caller reads the generic way, which reports the error as before.</returns>
+    /// <exception cref="JellyException">A typed read failed after it had resolved references or caches of the peer: read again, they would count twice, so the error is the call's.</exception>
     internal PbTuple? UnjellyTypedTuple(ref BananaReader reader, IUnjellyContext? context, TypedPlan?[] plans)
     {
         long mark = reader.Consumed;
         Start(context);
+        int effects = _contextEffects;
         try
         {
             BananaToken list = Next(ref reader);
@@ -34,7 +36,7 @@ public sealed partial class Unjellier
             }
             return tuple;
         }
-        catch (JellyException)
+        catch (JellyException) when (_contextEffects == effects)
         {
             reader.RewindTo(mark);
             return null;
@@ -50,12 +52,13 @@ public sealed partial class Unjellier
     {
         long mark = reader.Consumed;
         Start(context);
+        int effects = _contextEffects;
         try
         {
             value = plan.Read(this, ref reader, 0);
             return true;
         }
-        catch (JellyException)
+        catch (JellyException) when (_contextEffects == effects)
         {
             reader.RewindTo(mark);
             value = null;
@@ -90,24 +93,27 @@ public sealed partial class Unjellier
     /// <summary>The generic read of one value, for a plan that gives way.</summary>
     internal object? ReadGeneric(ref BananaReader r, int depth) => ReadValue(ref r, depth, 0, false);
 
-    /// <summary>A dict key: text through the key cache (no allocation on a hit); any other key in <paramref name="other"/>.</summary>
-    internal string ReadKey(ref BananaReader r, int depth, out object? other)
+    /// <summary>A dict key: text through the key cache (no allocation on a hit); false, with the key in <paramref name="other"/>, for any other key (None included).</summary>
+    internal bool ReadKey(ref BananaReader r, int depth, out string text, out object? other)
     {
         other = null;
+        text = "";
         long mark = r.Consumed;
         BananaToken token = Next(ref r);
         if (token.Kind == BananaTokenKind.List && token.Count == 2 && r.TryReadUnicodeTag())
         {
-            return DecodeKey(ReadBytesArgument(ref r, 1, "unicode"));
+            text = DecodeKey(ReadBytesArgument(ref r, 1, "unicode"));
+            return true;
         }
         r.RewindTo(mark);
         object? key = ReadValue(ref r, depth, 0, hashed: true);
         if (key is string s)
         {
-            return s;
+            text = s;
+            return true;
         }
         other = key;
-        return "";
+        return false;
     }
 
     internal static BananaToken NextToken(ref BananaReader r) => Next(ref r);
@@ -309,8 +315,7 @@ internal sealed partial class RecordPlan(RecordShape shape) : TypedPlan(shape.Ty
             {
                 throw new JellyException("A dictionary entry must be a list of a key and a value.");
             }
-            string key = u.ReadKey(ref r, depth + 2, out object? other);
-            int index = other is null ? shape.IndexOf(key) : shape.BadKey(other);
+            int index = u.ReadKey(ref r, depth + 2, out string key, out object? other) ? shape.IndexOf(key) : shape.BadKey(other);
             if (index < 0)
             {
                 // An unknown key (ignored unless refused): its value is read and dropped.

@@ -33,6 +33,9 @@ public sealed partial class Unjellier
     private readonly Dictionary<long, Slot> _references = new();
     private bool _busy;
     private IUnjellyContext? _context;
+    // Calls into the broker that leave something behind (a reference counted, a cache made): a typed read that made
+    // any cannot give way to a second, generic read of the same bytes (that would count them twice).
+    private int _contextEffects;
 
     /// <summary>Creates an unjellier.</summary>
     public Unjellier(JellyOptions? options = null) => _options = options ?? JellyOptions.Default;
@@ -309,6 +312,7 @@ public sealed partial class Unjellier
                 {
                     throw new JellyException($"A {JellyTags.Name(tag)} id must be an integer.");
                 }
+                _contextEffects++;
                 result = _context.Resolve(tag, luid.Int64);
                 break;
             case JellyTag.Refused:
@@ -339,6 +343,7 @@ public sealed partial class Unjellier
             {
                 throw new JellyException($"A cached {type.Tag} must have an integer cache id.");
             }
+            _contextEffects++;
             object cache = _context.ReceiveCache(idToken.Int64, type);
             Register(pendingReference, cache);
             try

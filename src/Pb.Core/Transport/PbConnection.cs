@@ -441,9 +441,9 @@ public sealed partial class PbConnection : IBrokerTransport, IPbConnection, IAsy
         lock (_writeLock)
         {
             _releaseQueued = false;
-            if (!_flushDeferred)
+            if (!_flushDeferred || _writesClosed)
             {
-                return;
+                return; // nothing held, or closing: the shutdown sends what is left itself
             }
             _flushDeferred = false;
             flush = RequestFlushLocked();

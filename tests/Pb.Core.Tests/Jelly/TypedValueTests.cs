@@ -215,10 +215,18 @@ public sealed class TypedValueTests
         byte[] refused = Bytes(new Dictionary<string, object?> { ["user_id"] = 1L, ["full_name"] = "f", ["extra"] = 1L });
         Assert.False(ReadTyped<PythonStyle>(refused).Typed);
         Assert.True(ReadTyped<PythonStyle>(Bytes(new PythonStyle(1, "f"))).Typed);
+        // A None key is no text key: refused, as the tree path refuses it.
+        byte[] noneKey = Bytes(new PbDictionary { [null] = 1L, ["id"] = 1L, ["name"] = "n", ["score"] = 0.5 });
+        Assert.False(ReadTyped<Item>(noneKey).Typed);
+        Assert.Equal("Cannot read Item: its keys must be text, not NoneType.",
+            Assert.Throws<JellyException>(() => JellyConvert.To<Item>(JellySerializer.Deserialize(noneKey))).Message);
     }
 
     public sealed class Shop : Root
     {
+        /// <summary>A reference beside a record: a bad record must not make the reference count twice.</summary>
+        [Remote] public long Watch(RemoteReference observer, Item item) => item.Id;
+
         [Remote] public Item[] EchoItems(Item[] items) => items;
 
         [Remote] public Order Place(string customer, List<Item> items) => new(customer, items, Priority: 1);
@@ -249,5 +257,27 @@ public sealed class TypedValueTests
         var e = await Assert.ThrowsAsync<RemoteException>(() => shop.CallRemoteAsync<long>("total", new Dictionary<string, object?> { ["items"] = new List<object?>() }));
         Assert.Equal("builtins.TypeError", e.RemoteType);
         Assert.Contains("missing required member 'customer'", e.Message, StringComparison.Ordinal);
+
+        // A reference and a bad record in one call: the call fails naming the member, the reference is counted once
+        // (read twice, the server would hold two and send two decrefs, and the second would close this connection).
+        var observer = new Observer();
+        var bad = await Assert.ThrowsAsync<RemoteException>(() => shop.CallRemoteAsync<long>("watch", observer, new Dictionary<string, object?> { ["id"] = 1L }));
+        Assert.Contains("missing required member 'name'", bad.Message, StringComparison.Ordinal);
+        PbConnection serverSide = Assert.Single(server.Connections);
+        for (int i = 0; i < 50 && client.Connection.ExportedObjectCount > 0; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            await Task.Delay(20, Ct);
+        }
+        Assert.Equal(0, client.Connection.ExportedObjectCount);
+        Assert.Equal(7, await shop.CallRemoteAsync<long>("watch", observer, new Item(7, "ok", 0)));
+        Assert.True(client.Connection.IsConnected);
+        Assert.True(serverSide.IsConnected);
+    }
+
+    public sealed class Observer : Referenceable
+    {
+        [Remote] public void Notify() { }
     }
 }
