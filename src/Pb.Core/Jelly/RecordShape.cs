@@ -28,6 +28,7 @@ internal sealed class RecordShape
         _create = create;
         _refuseUnknownKeys = refuseUnknownKeys;
         Flat = Array.TrueForAll(members, m => IsScalar(Nullable.GetUnderlyingType(m.Type) ?? m.Type));
+        _longestItem = LongestItem;
         _byName = new Dictionary<string, int>(members.Length, StringComparer.Ordinal);
         for (int i = 0; i < members.Length; i++)
         {
@@ -44,13 +45,18 @@ internal sealed class RecordShape
     public bool Flat { get; }
 
     private readonly Encoded?[] _encoded = new Encoded?[2];
+    private readonly int _longestItem;
 
     /// <summary>The bytes every value of this type starts with, and each member's <c>[key, </c> prefix, in one dialect.</summary>
     internal sealed record Encoded(byte[] Head, byte[][] Prefixes);
 
     /// <summary>This type's fixed bytes in <paramref name="dialect"/>: written with one copy each instead of item by item.</summary>
     internal Encoded EncodedFor(Banana.BananaDialect dialect, Banana.BananaLimits limits) =>
-        _encoded[(int)dialect] ?? BuildEncoded(dialect, limits);
+        _encoded[(int)dialect] is { } cached && limits.MaxItemLength > _longestItem ? cached : BuildEncoded(dialect, limits);
+
+    // The longest item the fixed bytes hold (a key's UTF-8, or the dict's entry count): under stricter limits than
+    // that, the bytes are built again so the writer refuses them as it would refuse them item by item.
+    private int LongestItem => Math.Max(Members.Length + 1, Members.Length == 0 ? 0 : Members.Max(m => Encoding.UTF8.GetByteCount(m.Name)));
 
     private Encoded BuildEncoded(Banana.BananaDialect dialect, Banana.BananaLimits limits)
     {
