@@ -64,6 +64,7 @@ public static class Program
     {
         var b = new TypedCodecBenchmarks();
         b.Setup();
+        Console.WriteLine($"bytes: jelly {b.Encode_PbWeb_Typed()}, msgpack attributed {b.Encode_MessagePack_Attributed()}, msgpack contractless {b.Encode_MessagePack_Contractless()}, json {b.Encode_SystemTextJson()}");
         (string, Func<object>)[] cases =
         [
             ("encode msgpack", () => b.Encode_MessagePack_Attributed()),
