@@ -64,6 +64,8 @@ public static class Program
     {
         var b = new TypedCodecBenchmarks();
         b.Setup();
+        var c = new CodecBenchmarks();
+        c.Setup();
         Console.WriteLine($"bytes: jelly {b.Encode_PbWeb_Typed()}, msgpack attributed {b.Encode_MessagePack_Attributed()}, msgpack contractless {b.Encode_MessagePack_Contractless()}, json {b.Encode_SystemTextJson()}");
         (string, Func<object>)[] cases =
         [
@@ -75,6 +77,9 @@ public static class Program
             ("decode pbweb typed", () => b.Decode_PbWeb_Typed()),
             ("decode pbweb typed, 4 KiB segments", () => b.Decode_PbWeb_Typed_InSegments()),
             ("decode pbweb tree+convert", () => b.Decode_PbWeb_TreeThenConvert()),
+            ("untyped: encode 1000 dicts (jelly)", () => c.Dicts_Encode_Jelly()),
+            ("untyped: decode 1000 dicts (jelly)", () => c.Dicts_Decode_Jelly()!),
+            ("untyped: decode 1000 dicts (msgpack object)", () => c.Dicts_Decode_MessagePack()!),
         ];
         foreach ((string name, Func<object> run) in cases)
         {
