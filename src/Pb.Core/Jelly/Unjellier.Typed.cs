@@ -525,28 +525,5 @@ internal sealed partial class RecordPlan
     }
 
     /// <summary>A banana header (base-128 digits, least significant first) of at most 9 digits, and its type byte.</summary>
-    private static bool Header(ReadOnlySpan<byte> s, ref int p, out ulong value, out byte type)
-    {
-        value = 0;
-        type = 0;
-        int i = p;
-        int shift = 0;
-        while (i < s.Length && s[i] < 0x80)
-        {
-            if (shift > 56)
-            {
-                return false;
-            }
-            value |= (ulong)s[i] << shift;
-            shift += 7;
-            i++;
-        }
-        if (i == p || i >= s.Length)
-        {
-            return false;
-        }
-        type = s[i];
-        p = i + 1;
-        return true;
-    }
+    private static bool Header(ReadOnlySpan<byte> s, ref int p, out ulong value, out byte type) => Unjellier.ScalarHeader(s, ref p, out value, out type);
 }

@@ -589,8 +589,8 @@ public sealed partial class Unjellier
         return true;
     }
 
-    /// <summary>A banana header of at most 9 digits (63 bits) and its type byte.</summary>
-    private static bool ScalarHeader(ReadOnlySpan<byte> s, ref int p, out ulong value, out byte type)
+    /// <summary>A banana header (base-128 digits, least significant first) of at most 9 digits (63 bits), and its type byte.</summary>
+    internal static bool ScalarHeader(ReadOnlySpan<byte> s, ref int p, out ulong value, out byte type)
     {
         value = 0;
         type = 0;
