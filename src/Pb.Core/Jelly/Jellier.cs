@@ -233,7 +233,7 @@ public sealed class Jellier
             {
                 foreach (RecordShape.Member member in record.Members)
                 {
-                    Scan(member.Get!(value), depth + 2);
+                    Scan(member.Get(value), depth + 2);
                 }
             }
             else if (record.Flat && depth >= _maxDepth)
@@ -568,7 +568,7 @@ public sealed class Jellier
                     w.WriteRaw(member.GetBoolean!(value) ? JellyConstants.For(w.Dialect).True : JellyConstants.For(w.Dialect).False);
                     break;
                 default:
-                    Write(ref w, member.Get!(value), depth + 2);
+                    Write(ref w, member.Get(value), depth + 2);
                     break;
             }
         }
@@ -576,11 +576,6 @@ public sealed class Jellier
 
     private void WriteOther(ref BananaWriter w, object value, int depth)
     {
-        if (RecordFor(value.GetType()) is { } record)
-        {
-            WriteRecord(ref w, record, value, depth);
-            return;
-        }
         switch (value)
         {
             case BigInteger big: w.WriteInt(big); return;
@@ -620,6 +615,12 @@ public sealed class Jellier
             case Unpersistable u: WriteUnpersistable(ref w, u.Reason); return;
             case DateTimeOffset:
                 throw new JellyException("Cannot jelly a DateTimeOffset: Twisted refuses datetimes with tzinfo. Send its UtcDateTime (naive) instead.");
+        }
+        if (RecordFor(value.GetType()) is { } record)
+        {
+            // After the atomic types: a BigInteger or DateTime does not ask the record cache.
+            WriteRecord(ref w, record, value, depth);
+            return;
         }
         if (_context is not null && _context.TryWriteReference(value, ref w))
         {

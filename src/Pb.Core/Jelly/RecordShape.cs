@@ -84,7 +84,7 @@ internal sealed class RecordShape
     public Member[] Members { get; }
 
     /// <summary>One member: its key (an interned string, so the jellier's key cache keeps its encoding), type and accessors.</summary>
-    internal sealed record Member(string Name, string ClrName, Type Type, Func<object, object?>? Get, bool AllowsNull, bool Required, bool HasDefault, object? Default)
+    internal sealed record Member(string Name, Type Type, Func<object, object?> Get, bool AllowsNull, bool Required, bool HasDefault, object? Default)
     {
         /// <summary>How the jellier writes this member without boxing: <see cref="MemberKind.Other"/> goes through <see cref="Get"/>.</summary>
         public MemberKind Kind { get; init; }
@@ -201,7 +201,7 @@ internal sealed class RecordShape
                 : pt == typeof(string) ? MemberKind.String
                 : pt == typeof(bool) ? MemberKind.Boolean
                 : MemberKind.Other;
-            members[i] = new Member(name, p.Name, pt, CompileGetter(type, p), allowsNull, required, hasDefault, defaultValue)
+            members[i] = new Member(name, pt, CompileGetter(type, p), allowsNull, required, hasDefault, defaultValue)
             {
                 Kind = kind,
                 GetInt64 = kind == MemberKind.Int64 ? CompileGetter<long>(type, p) : null,

@@ -337,6 +337,8 @@ internal sealed partial class RecordPlan(RecordShape shape) : TypedPlan(shape.Ty
 internal sealed partial class RecordPlan
 {
     private static readonly System.Text.UTF8Encoding s_strictUtf8 = new(false, true);
+    private static readonly byte[] s_dictionaryTagPb = [0x05, BananaTypeByte.Vocab];
+    private static readonly byte[] s_dictionaryTagNone = [0x0a, BananaTypeByte.String, .. "dictionary"u8];
 
     private bool FastRead(Unjellier u, ReadOnlySpan<byte> s, BananaDialect dialect, int maxItemLength, out object? value, out int used)
     {
@@ -346,69 +348,43 @@ internal sealed partial class RecordPlan
         byte[][] keys = _keys ??= [.. members.Select(m => System.Text.Encoding.UTF8.GetBytes(m.Name))];
         JellyConstants constants = JellyConstants.For(dialect);
         int p = 0;
-        if (!Header(s, ref p, out ulong count, out byte type) || type != BananaTypeByte.List || count == 0 || count > (ulong)maxItemLength)
+        if (!ScalarEntries.Header(s, ref p, out ulong count, out byte type) || type != BananaTypeByte.List || count == 0 || count > (ulong)maxItemLength)
         {
             return false;
         }
         // the tag: VOCAB 5 in the pb dialect, the string "dictionary" in none
-        ReadOnlySpan<byte> tag = dialect == BananaDialect.Pb ? [0x05, BananaTypeByte.Vocab] : [0x0a, BananaTypeByte.String, .. "dictionary"u8];
+        ReadOnlySpan<byte> tag = dialect == BananaDialect.Pb ? s_dictionaryTagPb : s_dictionaryTagNone;
         if (!s[p..].StartsWith(tag))
         {
             return false;
         }
         p += tag.Length;
-        ReadOnlySpan<byte> unicode = constants.UnicodePrefix;
         // Only scalars are read here, so no other record is built while this one is: the unjellier's arrays serve.
         RecordShape.Builder builder = u.ScratchBuilder(shape);
         int expected = 0;
-        for (ulong entry = 1; entry < count; entry++)
-        {
-            // [key, value]: 02 80, then ["unicode", name]
-            if (p + 2 > s.Length || s[p] != 2 || s[p + 1] != BananaTypeByte.List || !s[(p + 2)..].StartsWith(unicode))
-            {
-                return false;
-            }
-            p += 2 + unicode.Length;
-            if (!Header(s, ref p, out ulong keyLength, out type) || type != BananaTypeByte.String || keyLength > (ulong)maxItemLength || (ulong)(s.Length - p) < keyLength)
-            {
-                return false;
-            }
-            ReadOnlySpan<byte> key = s.Slice(p, (int)keyLength);
-            p += (int)keyLength;
-            // Members usually come in the order they were written: try the next one first.
-            int index = expected < keys.Length && key.SequenceEqual(keys[expected]) ? expected : IndexOf(keys, key);
-            if (index < 0)
-            {
-                return false;
-            }
-            expected = index + 1;
-            RecordShape.Member m = members[index];
-            object? item;
-            if (m.AllowsNull && s[p..].StartsWith(constants.None))
-            {
-                p += constants.None.Length;
-                item = null;
-            }
-            else if (!Scalar(s, ref p, m, unicode, constants, maxItemLength, out item))
-            {
-                return false;
-            }
-            try
-            {
-                builder.Set(index, item);
-            }
-            catch (JellyException)
-            {
-                return false;
-            }
-        }
         try
         {
+            for (ulong i = 1; i < count; i++)
+            {
+                if (!ScalarEntries.TryRead(s, ref p, constants, maxItemLength, out ScalarEntry entry))
+                {
+                    return false;
+                }
+                ReadOnlySpan<byte> key = entry.Key(s);
+                // Members usually come in the order they were written: try the next one first.
+                int index = expected < keys.Length && key.SequenceEqual(keys[expected]) ? expected : IndexOf(keys, key);
+                if (index < 0 || !Convert(members[index], entry, s, out object? item))
+                {
+                    return false;
+                }
+                expected = index + 1;
+                builder.Set(index, item);
+            }
             value = builder.Finish();
         }
         catch (JellyException)
         {
-            return false;
+            return false; // a None where none is allowed, a missing member: the token reader says which
         }
         used = p;
         return true;
@@ -426,104 +402,41 @@ internal sealed partial class RecordPlan
         return -1;
     }
 
-    private static bool Scalar(ReadOnlySpan<byte> s, ref int p, RecordShape.Member m, ReadOnlySpan<byte> unicode, JellyConstants constants, int maxItemLength, out object? item)
+    /// <summary>An entry's value as member <paramref name="m"/>'s type; false where the token reader must decide.</summary>
+    private static bool Convert(RecordShape.Member m, in ScalarEntry entry, ReadOnlySpan<byte> s, out object? item)
     {
         item = null;
-        Type t = m.Type;
-        switch (m.Kind)
+        switch (entry.Kind, m.Kind)
         {
-            case RecordShape.MemberKind.Double:
-                if (p < s.Length && s[p] == BananaTypeByte.Float && s.Length - p >= 9)
-                {
-                    item = System.Buffers.Binary.BinaryPrimitives.ReadDoubleBigEndian(s.Slice(p + 1, 8));
-                    p += 9;
-                    return true;
-                }
-                if (Int(s, ref p, out long whole))
-                {
-                    item = (double)whole; // an integral float sent as an int (JavaScript peers)
-                    return true;
-                }
-                return false;
-            case RecordShape.MemberKind.Int64:
-                if (!Int(s, ref p, out long n))
-                {
-                    return false;
-                }
-                if (t == typeof(long))
-                {
-                    item = n;
-                    return true;
-                }
-                if (t == typeof(int) && n is >= int.MinValue and <= int.MaxValue)
-                {
-                    item = (int)n;
-                    return true;
-                }
-                return false;
-            case RecordShape.MemberKind.String:
-                if (!s[p..].StartsWith(unicode))
-                {
-                    return false;
-                }
-                int q = p + unicode.Length;
-                if (!Header(s, ref q, out ulong length, out byte type) || type != BananaTypeByte.String || length > (ulong)maxItemLength || (ulong)(s.Length - q) < length)
-                {
-                    return false;
-                }
+            case (ScalarKind.None, _):
+                return m.AllowsNull;
+            case (ScalarKind.Float, RecordShape.MemberKind.Double):
+                item = entry.Float(s);
+                return true;
+            case (ScalarKind.Int, RecordShape.MemberKind.Double):
+                item = (double)entry.Integer; // an integral float sent as an int (JavaScript peers)
+                return true;
+            case (ScalarKind.Int, RecordShape.MemberKind.Int64) when m.Type == typeof(long):
+                item = entry.Integer;
+                return true;
+            case (ScalarKind.Int, RecordShape.MemberKind.Int64) when m.Type == typeof(int) && entry.Integer is >= int.MinValue and <= int.MaxValue:
+                item = (int)entry.Integer;
+                return true;
+            case (ScalarKind.Text, RecordShape.MemberKind.String):
                 try
                 {
-                    item = s_strictUtf8.GetString(s.Slice(q, (int)length));
+                    item = s_strictUtf8.GetString(entry.Text(s));
+                    return true;
                 }
                 catch (System.Text.DecoderFallbackException)
                 {
                     return false;
                 }
-                p = q + (int)length;
+            case (ScalarKind.True or ScalarKind.False, RecordShape.MemberKind.Boolean):
+                item = entry.Kind == ScalarKind.True;
                 return true;
-            case RecordShape.MemberKind.Boolean:
-                if (s[p..].StartsWith(constants.True))
-                {
-                    p += constants.True.Length;
-                    item = true;
-                    return true;
-                }
-                if (s[p..].StartsWith(constants.False))
-                {
-                    p += constants.False.Length;
-                    item = false;
-                    return true;
-                }
-                return false;
             default:
                 return false;
         }
     }
-
-    /// <summary>An INT or NEG item of at most 63 bits.</summary>
-    private static bool Int(ReadOnlySpan<byte> s, ref int p, out long value)
-    {
-        value = 0;
-        int q = p;
-        if (!Header(s, ref q, out ulong magnitude, out byte type) || magnitude > long.MaxValue)
-        {
-            return false;
-        }
-        switch (type)
-        {
-            case BananaTypeByte.Int or BananaTypeByte.LongInt:
-                value = (long)magnitude;
-                break;
-            case BananaTypeByte.Neg or BananaTypeByte.LongNeg:
-                value = -(long)magnitude;
-                break;
-            default:
-                return false;
-        }
-        p = q;
-        return true;
-    }
-
-    /// <summary>A banana header (base-128 digits, least significant first) of at most 9 digits, and its type byte.</summary>
-    private static bool Header(ReadOnlySpan<byte> s, ref int p, out ulong value, out byte type) => Unjellier.ScalarHeader(s, ref p, out value, out type);
 }

@@ -483,9 +483,9 @@ public sealed partial class Unjellier
     }
 
     /// <summary>
-    /// The <paramref name="n"/> entries of a dict whose keys are all text and values all numbers, text or None, read
-    /// straight from the bytes; false, with nothing consumed, at the first entry of any other shape (the token reader
-    /// then reads the whole dict, and reports anything malformed).
+    /// The <paramref name="n"/> entries of a dict whose keys are all text and values all numbers, text, booleans or
+    /// None, read straight from the bytes; false, with nothing consumed, at the first entry of any other shape (the
+    /// token reader then reads the whole dict, and reports anything malformed).
     /// </summary>
     private bool TryReadScalarDictionary(ReadOnlySpan<byte> s, int n, BananaDialect dialect, int maxItemLength, out PbDictionary? dict, out int used)
     {
@@ -496,88 +496,32 @@ public sealed partial class Unjellier
             return false; // big dicts are not records: leave them to the token reader
         }
         JellyConstants constants = JellyConstants.For(dialect);
-        ReadOnlySpan<byte> unicode = constants.UnicodePrefix;
-        ReadOnlySpan<byte> none = constants.None;
-        Span<int> keyStart = stackalloc int[n];
-        Span<int> keyLength = stackalloc int[n];
-        Span<int> valueStart = stackalloc int[n];
+        // First pass: every entry's shape, without allocating; then the values (text as strict UTF-8: an invalid one
+        // gives way, and the token reader reports it).
+        Span<ScalarEntry> entries = stackalloc ScalarEntry[n];
         int p = 0;
-        // First pass: check every entry's shape without allocating.
         for (int i = 0; i < n; i++)
         {
-            if (p + 2 > s.Length || s[p] != 2 || s[p + 1] != BananaTypeByte.List || !s[(p + 2)..].StartsWith(unicode))
-            {
-                return false;
-            }
-            p += 2 + unicode.Length;
-            if (!ScalarHeader(s, ref p, out ulong length, out byte type) || type != BananaTypeByte.String || length > (ulong)maxItemLength || (ulong)(s.Length - p) < length)
-            {
-                return false;
-            }
-            keyStart[i] = p;
-            keyLength[i] = (int)length;
-            p += (int)length;
-            valueStart[i] = p;
-            if (s[p..].StartsWith(none))
-            {
-                p += none.Length;
-                continue;
-            }
-            if (p < s.Length && s[p] == BananaTypeByte.Float)
-            {
-                if (s.Length - p < 9)
-                {
-                    return false;
-                }
-                p += 9;
-                continue;
-            }
-            if (s[p..].StartsWith(unicode))
-            {
-                int q = p + unicode.Length;
-                if (!ScalarHeader(s, ref q, out ulong textLength, out type) || type != BananaTypeByte.String || textLength > (ulong)maxItemLength || (ulong)(s.Length - q) < textLength)
-                {
-                    return false;
-                }
-                p = q + (int)textLength;
-                continue;
-            }
-            if (!ScalarHeader(s, ref p, out ulong magnitude, out type) || magnitude > long.MaxValue
-                || type is not (BananaTypeByte.Int or BananaTypeByte.LongInt or BananaTypeByte.Neg or BananaTypeByte.LongNeg))
+            if (!ScalarEntries.TryRead(s, ref p, constants, maxItemLength, out entries[i]))
             {
                 return false;
             }
         }
-        // Second pass: the values (text is checked as strict UTF-8 here; an invalid one gives way, and the token reader reports it).
         var result = new PbDictionary(n);
         try
         {
-            for (int i = 0; i < n; i++)
+            foreach (ref readonly ScalarEntry entry in entries)
             {
-                string key = DecodeKey(s.Slice(keyStart[i], keyLength[i]));
-                int v = valueStart[i];
-                object? value;
-                if (s[v..].StartsWith(none))
+                object? value = entry.Kind switch
                 {
-                    value = null;
-                }
-                else if (s[v] == BananaTypeByte.Float)
-                {
-                    value = System.Buffers.Binary.BinaryPrimitives.ReadDoubleBigEndian(s.Slice(v + 1, 8));
-                }
-                else if (s[v..].StartsWith(unicode))
-                {
-                    int q = v + unicode.Length;
-                    ScalarHeader(s, ref q, out ulong textLength, out _);
-                    value = s_strictUtf8.GetString(s.Slice(q, (int)textLength));
-                }
-                else
-                {
-                    int q = v;
-                    ScalarHeader(s, ref q, out ulong magnitude, out byte type);
-                    value = Box(type is BananaTypeByte.Neg or BananaTypeByte.LongNeg ? -(long)magnitude : (long)magnitude);
-                }
-                result.SetUnchecked(key, value);
+                    ScalarKind.Int => Box(entry.Integer),
+                    ScalarKind.Float => entry.Float(s),
+                    ScalarKind.Text => s_strictUtf8.GetString(entry.Text(s)),
+                    ScalarKind.True => s_true,
+                    ScalarKind.False => s_false,
+                    _ => null,
+                };
+                result.SetUnchecked(DecodeKey(entry.Key(s)), value);
             }
         }
         catch (DecoderFallbackException)
@@ -586,32 +530,6 @@ public sealed partial class Unjellier
         }
         dict = result;
         used = p;
-        return true;
-    }
-
-    /// <summary>A banana header (base-128 digits, least significant first) of at most 9 digits (63 bits), and its type byte.</summary>
-    internal static bool ScalarHeader(ReadOnlySpan<byte> s, ref int p, out ulong value, out byte type)
-    {
-        value = 0;
-        type = 0;
-        int i = p;
-        int shift = 0;
-        while (i < s.Length && s[i] < 0x80)
-        {
-            if (shift > 56)
-            {
-                return false;
-            }
-            value |= (ulong)s[i] << shift;
-            shift += 7;
-            i++;
-        }
-        if (i == p || i >= s.Length)
-        {
-            return false;
-        }
-        type = s[i];
-        p = i + 1;
         return true;
     }
 
