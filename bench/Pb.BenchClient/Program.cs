@@ -43,14 +43,14 @@ foreach (string workload in workloads)
     }
     Func<double, Task<long>> body = workload switch
     {
-        "W1" => Sequential,
-        "W2" => InFlight,
-        "W3" => Dicts,
+        "W1" => secs => Sequential(secs, i => root.CallRemoteAsync("echo", new List<object?> { i, "abcdefghijklmnop" })),
+        "W2" => secs => InFlight(secs, i => root.CallRemoteAsync("echo", new List<object?> { i, "abcdefghijklmnop" })),
+        "W3" => secs => Sequential(secs, _ => root.CallRemoteAsync("echo", dicts), 10_000_000),
         "W4" => secs => Fanout(secs, oneway: true),
         "W4a" => secs => Fanout(secs, oneway: false),
-        "W1t" => SequentialTyped,
-        "W2t" => InFlightTyped,
-        "W3t" => ItemsTyped,
+        "W1t" => secs => Sequential(secs, i => root.CallRemoteAsync<Small>("echoSmall", new Small(i, "abcdefghijklmnop"))),
+        "W2t" => secs => InFlight(secs, i => root.CallRemoteAsync<Small>("echoSmall", new Small(i, "abcdefghijklmnop"))),
+        "W3t" => secs => Sequential(secs, _ => root.CallRemoteAsync<Item[]>("echoItems", [items]), 10_000_000),
         _ => throw new ArgumentException($"unknown workload {workload}"),
     };
     await body(warmup);
@@ -61,18 +61,25 @@ foreach (string workload in workloads)
 }
 return 0;
 
-async Task<long> Sequential(double secs)
+
+
+
+
+
+
+// W1/W1t/W3/W3t: one call after the other; W2/W2t: `depth` lanes of them. Every loop is bounded by a count and a deadline.
+async Task<long> Sequential(double secs, Func<long, Task> call, long limit = 100_000_000)
 {
     var clock = Stopwatch.StartNew();
     long i = 0;
-    for (; clock.Elapsed.TotalSeconds < secs && i < 100_000_000; i++)
+    for (; clock.Elapsed.TotalSeconds < secs && i < limit; i++)
     {
-        await root.CallRemoteAsync("echo", new List<object?> { i, "abcdefghijklmnop" });
+        await call(i);
     }
     return i;
 }
 
-async Task<long> InFlight(double secs)
+async Task<long> InFlight(double secs, Func<long, Task> call)
 {
     var clock = Stopwatch.StartNew();
     long count = 0;
@@ -80,61 +87,12 @@ async Task<long> InFlight(double secs)
     {
         for (long i = 0; clock.Elapsed.TotalSeconds < secs && i < 100_000_000; i++)
         {
-            await root.CallRemoteAsync("echo", new List<object?> { i, "abcdefghijklmnop" });
+            await call(i);
             Interlocked.Increment(ref count);
         }
     }
     await Task.WhenAll(Enumerable.Range(0, depth).Select(_ => Lane()));
     return count;
-}
-
-async Task<long> Dicts(double secs)
-{
-    var clock = Stopwatch.StartNew();
-    long i = 0;
-    for (; clock.Elapsed.TotalSeconds < secs && i < 10_000_000; i++)
-    {
-        await root.CallRemoteAsync("echo", dicts);
-    }
-    return i;
-}
-
-async Task<long> SequentialTyped(double secs)
-{
-    var clock = Stopwatch.StartNew();
-    long i = 0;
-    for (; clock.Elapsed.TotalSeconds < secs && i < 100_000_000; i++)
-    {
-        await root.CallRemoteAsync<Small>("echoSmall", new Small(i, "abcdefghijklmnop"));
-    }
-    return i;
-}
-
-async Task<long> InFlightTyped(double secs)
-{
-    var clock = Stopwatch.StartNew();
-    long count = 0;
-    async Task Lane()
-    {
-        for (long i = 0; clock.Elapsed.TotalSeconds < secs && i < 100_000_000; i++)
-        {
-            await root.CallRemoteAsync<Small>("echoSmall", new Small(i, "abcdefghijklmnop"));
-            Interlocked.Increment(ref count);
-        }
-    }
-    await Task.WhenAll(Enumerable.Range(0, depth).Select(_ => Lane()));
-    return count;
-}
-
-async Task<long> ItemsTyped(double secs)
-{
-    var clock = Stopwatch.StartNew();
-    long i = 0;
-    for (; clock.Elapsed.TotalSeconds < secs && i < 10_000_000; i++)
-    {
-        await root.CallRemoteAsync<Item[]>("echoItems", [items]);
-    }
-    return i;
 }
 
 async Task<long> Fanout(double secs, bool oneway)

@@ -64,13 +64,13 @@ foreach (string workload in workloads)
 {
     Func<double, Task<long>> body = workload switch
     {
-        "W1" => Sequential,
-        "W2" => InFlight,
-        "W3" => Dicts,
+        "W1" => secs => Sequential(secs, i => connection.InvokeAsync<object>("Echo", new object[] { i, "abcdefghijklmnop" })),
+        "W2" => secs => InFlight(secs, i => connection.InvokeAsync<object>("Echo", new object[] { i, "abcdefghijklmnop" })),
+        "W3" => secs => Sequential(secs, _ => connection.InvokeAsync<object>("Echo", dicts), 10_000_000),
         "W4" => Fanout,
-        "W1t" => SequentialTyped,
-        "W2t" => InFlightTyped,
-        "W3t" => ItemsTyped,
+        "W1t" => secs => Sequential(secs, i => connection.InvokeAsync<Small>("EchoSmall", new Small(i, "abcdefghijklmnop"))),
+        "W2t" => secs => InFlight(secs, i => connection.InvokeAsync<Small>("EchoSmall", new Small(i, "abcdefghijklmnop"))),
+        "W3t" => secs => Sequential(secs, _ => connection.InvokeAsync<Item[]>("EchoItems", items), 10_000_000),
         _ => throw new ArgumentException($"unknown workload {workload}"),
     };
     await body(warmup);
@@ -81,18 +81,25 @@ foreach (string workload in workloads)
 }
 return 0;
 
-async Task<long> Sequential(double secs)
+
+
+
+
+
+
+// W1/W1t/W3/W3t: one call after the other; W2/W2t: `depth` lanes of them. Every loop is bounded by a count and a deadline.
+async Task<long> Sequential(double secs, Func<long, Task> call, long limit = 100_000_000)
 {
     var clock = Stopwatch.StartNew();
     long i = 0;
-    for (; clock.Elapsed.TotalSeconds < secs && i < 100_000_000; i++)
+    for (; clock.Elapsed.TotalSeconds < secs && i < limit; i++)
     {
-        await connection.InvokeAsync<object>("Echo", new object[] { i, "abcdefghijklmnop" });
+        await call(i);
     }
     return i;
 }
 
-async Task<long> InFlight(double secs)
+async Task<long> InFlight(double secs, Func<long, Task> call)
 {
     var clock = Stopwatch.StartNew();
     long count = 0;
@@ -100,61 +107,12 @@ async Task<long> InFlight(double secs)
     {
         for (long i = 0; clock.Elapsed.TotalSeconds < secs && i < 100_000_000; i++)
         {
-            await connection.InvokeAsync<object>("Echo", new object[] { i, "abcdefghijklmnop" });
+            await call(i);
             Interlocked.Increment(ref count);
         }
     }
     await Task.WhenAll(Enumerable.Range(0, depth).Select(_ => Lane()));
     return count;
-}
-
-async Task<long> Dicts(double secs)
-{
-    var clock = Stopwatch.StartNew();
-    long i = 0;
-    for (; clock.Elapsed.TotalSeconds < secs && i < 10_000_000; i++)
-    {
-        await connection.InvokeAsync<object>("Echo", dicts);
-    }
-    return i;
-}
-
-async Task<long> SequentialTyped(double secs)
-{
-    var clock = Stopwatch.StartNew();
-    long i = 0;
-    for (; clock.Elapsed.TotalSeconds < secs && i < 100_000_000; i++)
-    {
-        await connection.InvokeAsync<Small>("EchoSmall", new Small(i, "abcdefghijklmnop"));
-    }
-    return i;
-}
-
-async Task<long> InFlightTyped(double secs)
-{
-    var clock = Stopwatch.StartNew();
-    long count = 0;
-    async Task Lane()
-    {
-        for (long i = 0; clock.Elapsed.TotalSeconds < secs && i < 100_000_000; i++)
-        {
-            await connection.InvokeAsync<Small>("EchoSmall", new Small(i, "abcdefghijklmnop"));
-            Interlocked.Increment(ref count);
-        }
-    }
-    await Task.WhenAll(Enumerable.Range(0, depth).Select(_ => Lane()));
-    return count;
-}
-
-async Task<long> ItemsTyped(double secs)
-{
-    var clock = Stopwatch.StartNew();
-    long i = 0;
-    for (; clock.Elapsed.TotalSeconds < secs && i < 10_000_000; i++)
-    {
-        await connection.InvokeAsync<Item[]>("EchoItems", items);
-    }
-    return i;
 }
 
 async Task<long> Fanout(double secs)

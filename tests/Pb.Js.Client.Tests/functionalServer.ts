@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -36,16 +36,26 @@ export async function startFunctionalServer(root: "portal" | "interop", staticRo
   const httpPort = await freePort();
   const tcpPort = await freePort();
   const http = `http://127.0.0.1:${httpPort}`;
-  let child: ChildProcess | undefined;
+  const args = [dll, `--Root=${root}`, `--Server:HttpPort=${httpPort}`, `--Server:TcpPort=${tcpPort}`];
+  if (staticRoot !== undefined) {
+    args.push(`--Server:StaticRoot=${staticRoot}`);
+  }
+  const { start, stop } = restartableServer(args, http, { stdio: ["ignore", "ignore", "inherit"] }, "the functional server");
+  await start();
+  return { http, ws: `ws://127.0.0.1:${httpPort}/pb`, tcpPort, stop, start };
+}
 
+/**
+ * A dotnet process the tests start, wait for (`GET /health`), stop with a signal and start again with the same
+ * arguments (so on the same ports).
+ */
+export function restartableServer(args: readonly string[], http: string, spawnOptions: SpawnOptions, what = "the server"):
+  { start: () => Promise<void>; stop: (signal?: "SIGTERM" | "SIGKILL") => Promise<void> } {
+  let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    const args = [dll, `--Root=${root}`, `--Server:HttpPort=${httpPort}`, `--Server:TcpPort=${tcpPort}`];
-    if (staticRoot !== undefined) {
-      args.push(`--Server:StaticRoot=${staticRoot}`);
-    }
     const process_ = spawn("dotnet", args, {
+      ...spawnOptions,
       env: { ...process.env, ASPNETCORE_ENVIRONMENT: "Development", DOTNET_NOLOGO: "1" },
-      stdio: ["ignore", "ignore", "inherit"],
     });
     child = process_;
     for (let attempt = 0; ; attempt++) {
@@ -58,12 +68,11 @@ export async function startFunctionalServer(root: "portal" | "interop", staticRo
       }
       if (attempt > 300 || process_.exitCode !== null) {
         process_.kill("SIGKILL");
-        throw new Error("the functional server did not start");
+        throw new Error(`${what} did not start`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-
   const stop = (signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> => new Promise<void>((resolve) => {
     const running = child;
     child = undefined;
@@ -74,7 +83,5 @@ export async function startFunctionalServer(root: "portal" | "interop", staticRo
     running.once("exit", () => resolve());
     running.kill(signal);
   });
-
-  await start();
-  return { http, ws: `ws://127.0.0.1:${httpPort}/pb`, tcpPort, stop, start };
+  return { start, stop };
 }

@@ -166,12 +166,16 @@ public static class TypeScriptContracts
             {
                 return;
             }
+            if (_records.ContainsKey(type.Name) || _services.ContainsKey(type.Name))
+            {
+                throw new InvalidOperationException($"Two contract types are named {type.Name} ({type.FullName} is the second): TypeScript interfaces need distinct names.");
+            }
             var sb = new StringBuilder();
             Doc(sb, $"Record {type.FullName}: a dict with text keys on the wire.");
             sb.Append("export interface ").Append(type.Name).Append(" {\n");
             foreach (RecordShape.Member m in shape.Members)
             {
-                sb.Append("  readonly ").Append(Key(m.Name)).Append(m.Required ? "" : "?").Append(": ").Append(Ts(m.Type));
+                sb.Append("  readonly ").Append(Identifier(m.Name)).Append(m.Required ? "" : "?").Append(": ").Append(Ts(m.Type));
                 sb.Append(m.AllowsNull && Nullable.GetUnderlyingType(m.Type) is null && !m.Type.IsValueType ? " | null" : "").Append(";\n");
             }
             sb.Append("}\n");
@@ -183,8 +187,6 @@ public static class TypeScriptContracts
         private static string CamelCase(string name) => name.Length == 0 || char.IsLower(name[0]) ? name : char.ToLowerInvariant(name[0]) + name[1..];
 
         private static string Identifier(string name) => name.All(c => char.IsLetterOrDigit(c) || c is '_' or '$') && !char.IsDigit(name[0]) ? name : $"\"{name}\"";
-
-        private static string Key(string name) => Identifier(name);
 
         public string ToString(string source)
         {
