@@ -1,7 +1,7 @@
-import { md5 } from "@noble/hashes/legacy.js";
 import type { RemoteReference } from "../broker/Broker.js";
 import type { Referenceable } from "../broker/Referenceable.js";
 import { JellyError, Tuple } from "../jelly/JellyValues.js";
+import { md5 } from "./Md5.js";
 
 const encoder = new TextEncoder();
 
@@ -14,7 +14,7 @@ export interface UsernamePassword {
 /**
  * PB's password login (Twisted's `PBClientFactory.login`): `login(username)` answers a challenge and a challenger;
  * the challenger's `respond(MD5(MD5(password) || challenge), mind)` answers the avatar. MD5 is what the wire requires
- * (WebCrypto has none; @noble/hashes provides it). Use TLS or WSS: the response can be replayed against that challenge.
+ * (WebCrypto has none; ours is in Md5.ts). Use TLS or WSS: the response can be replayed against that challenge.
  */
 export async function login(root: RemoteReference, credentials: UsernamePassword, mind?: Referenceable): Promise<RemoteReference> {
   const answer = await root.callRemote("login", encoder.encode(credentials.username));
