@@ -19,3 +19,8 @@ describeInteropContract("our TypeScript client against our C# server over TCP", 
 
 describeInteropContract("our TypeScript client against our C# server over WebSocket", (options) =>
   PbClient.connect(server.ws, { ...options, WebSocket: WebSocket as unknown as WebSocketConstructor }));
+
+// The same contract with message content logged: every message then takes the tree path (BananaParser + Unjellier,
+// Jellier + BananaWriter), which the runs above take only for what is not plain (references, copies, errors).
+describeInteropContract("our TypeScript client against our C# server over WebSocket, through the tree path", (options) =>
+  PbClient.connect(server.ws, { ...options, WebSocket: WebSocket as unknown as WebSocketConstructor, logMessageContent: true, logger: { log: () => {} } }));

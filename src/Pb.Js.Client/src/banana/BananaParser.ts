@@ -71,15 +71,6 @@ export class BananaParser {
   #next(): BananaValue | undefined {
     const lists = this.#lists;
     const expected = this.#expected;
-    if (lists.length === 0 && this.#messageBytes === 0 && this.#end > this.#start) {
-      // A message wholly here (as a WebSocket message brings it) in one recursive pass; anything else (a part, an
-      // error, a big number) is read below from the same start, so bytes are read at most twice and errors are one.
-      const item = readWhole(this.#buffer, this.#view, this.#start, Math.min(this.#end, this.#start + this.limits.maxMessageSize), this.dialect === "pb", this.limits);
-      if (item !== undefined) {
-        this.#start = wholeEnd;
-        return item;
-      }
-    }
     for (;;) {
       const status = this.#token();
       if (status === INCOMPLETE) {
@@ -240,77 +231,6 @@ export class BananaParser {
     }
     return normalize(n);
   }
-}
-
-let wholeEnd = 0; // where readWhole stopped
-
-/** One complete item at `start` in a single pass, or undefined (consuming nothing) for anything but the plain case. */
-function readWhole(b: Uint8Array, view: DataView, start: number, end: number, pb: boolean, limits: BananaLimits): BananaValue | undefined {
-  let pos = start;
-  const maxHeader = Math.min(limits.maxHeaderLength, 7);
-  const maxItem = limits.maxItemLength;
-  const item = (depth: number): BananaValue | undefined => {
-    let n = 0;
-    let scale = 1;
-    const headerEnd = pos + maxHeader;
-    let c: number;
-    while ((c = b[pos]!) < 0x80) {
-      if (pos >= end || pos >= headerEnd) {
-        return undefined;
-      }
-      n += c * scale;
-      scale *= 128;
-      pos++;
-    }
-    if (pos >= end) {
-      return undefined;
-    }
-    pos++;
-    switch (c) {
-      case LIST: {
-        if (n > end - pos || n > maxItem || depth >= limits.maxDepth) {
-          return undefined;
-        }
-        const list = new Array<BananaValue>(n);
-        for (let i = 0; i < n; i++) {
-          const v = item(depth + 1);
-          if (v === undefined) {
-            return undefined;
-          }
-          list[i] = v;
-        }
-        return list;
-      }
-      case STRING: {
-        if (n > end - pos || n > maxItem) {
-          return undefined;
-        }
-        const at = pos;
-        pos += n;
-        return (n <= 24 ? asciiToken(b, at, n) : undefined) ?? b.slice(at, pos);
-      }
-      case INT:
-      case LONGINT:
-        return n;
-      case NEG:
-      case LONGNEG:
-        return n === 0 ? 0 : -n;
-      case FLOAT: {
-        if (end - pos < 8) {
-          return undefined;
-        }
-        pos += 8;
-        return new BananaFloat(view.getFloat64(pos - 8, false));
-      }
-      case VOCAB:
-        return pb && n >= 1 && n < VOCABULARY.length ? VOCABULARY[n] : undefined;
-      default:
-        return undefined;
-    }
-  };
-  const value = item(0);
-  wholeEnd = pos;
-  return value;
 }
 
 function normalize(n: bigint): number | bigint {

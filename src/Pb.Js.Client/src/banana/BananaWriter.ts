@@ -78,19 +78,7 @@ export class BananaWriter {
         this.write(BigInt(value), maxItemLength);
       }
     } else if (typeof value === "string") {
-      const word = this.dialect === "pb" && mayBeWord(value) ? vocabularyIds.get(value) : undefined;
-      if (word !== undefined) {
-        this.#header(word, VOCAB);
-        return;
-      }
-      const length = utf8Length(value); // === value.length exactly when it is ASCII (written byte by byte then)
-      if (length > maxItemLength) {
-        throw new BananaError(`byte string is too long to send (${length})`);
-      }
-      this.#header(length, STRING);
-      this.#reserve(length);
-      writeUtf8(value, this.#buffer, this.#length, length);
-      this.#length += length;
+      this.text(value, maxItemLength);
     } else if (value instanceof Uint8Array) {
       const word = this.dialect === "pb" && value.length <= 13 && value.length >= 4 ? vocabularyIds.get(latin1(value)) : undefined;
       if (word !== undefined) {
@@ -105,10 +93,7 @@ export class BananaWriter {
       this.#buffer.set(value, this.#length);
       this.#length += value.length;
     } else if (value instanceof BananaFloat) {
-      this.#reserve(9);
-      this.#buffer[this.#length++] = FLOAT;
-      this.#view.setFloat64(this.#length, value.value, false);
-      this.#length += 8;
+      this.float(value.value);
     } else if (typeof value === "bigint") {
       const magnitude = value < 0n ? -value : value;
       if (magnitude >= 1n << BigInt(7 * this.maxHeaderLength)) {
@@ -124,6 +109,45 @@ export class BananaWriter {
     } else {
       throw new BananaError(`Banana cannot send ${typeof value} values`);
     }
+  }
+
+  /** Text as its UTF-8 bytes (a vocabulary word as VOCAB in the pb dialect). */
+  text(value: string, maxItemLength = 640 * 1024): void {
+    const word = this.dialect === "pb" && mayBeWord(value) ? vocabularyIds.get(value) : undefined;
+    if (word !== undefined) {
+      this.#header(word, VOCAB);
+      return;
+    }
+    const length = utf8Length(value); // === value.length exactly when it is ASCII (written byte by byte then)
+    if (length > maxItemLength) {
+      throw new BananaError(`byte string is too long to send (${length})`);
+    }
+    this.#header(length, STRING);
+    this.#reserve(length);
+    writeUtf8(value, this.#buffer, this.#length, length);
+    this.#length += length;
+  }
+
+  /** A list header: its `n` items follow. */
+  list(n: number): void {
+    this.#header(n, LIST);
+  }
+
+  float(value: number): void {
+    this.#reserve(9);
+    this.#buffer[this.#length++] = FLOAT;
+    this.#view.setFloat64(this.#length, value, false);
+    this.#length += 8;
+  }
+
+  /** Bytes already in banana (a prefix encoded once). */
+  raw(bytes: Uint8Array): void {
+    const n = bytes.length;
+    this.#reserve(n);
+    const b = this.#buffer;
+    const at = this.#length;
+    for (let i = 0; i < n; i++) b[at + i] = bytes[i]!; // short: a loop costs less than set()
+    this.#length = at + n;
   }
 
   #header(n: number, type: number): void {

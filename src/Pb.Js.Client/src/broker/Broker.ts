@@ -7,6 +7,7 @@ import { Jellier } from "../jelly/Jellier.js";
 import { JellyRegistry } from "../jelly/JellyRegistry.js";
 import { JellyError, Tuple, type JellyContext, type PbValue } from "../jelly/JellyValues.js";
 import { Unjellier } from "../jelly/Unjellier.js";
+import { plainEnd, readPlainMessage, writePlain, type PlainMessage } from "../jelly/PlainJelly.js";
 import type { ITransport } from "../transport/ITransport.js";
 import { RemoteCache, type CacheHolder } from "../flavors/RemoteCache.js";
 import { Referenceable } from "./Referenceable.js";
@@ -50,6 +51,7 @@ interface Pending {
 export class Broker implements JellyContext, CacheHolder {
   readonly #transport: ITransport;
   readonly #parser: BananaParser;
+  readonly #limits: BananaLimits;
   readonly #registry: JellyRegistry;
   readonly #maxPending: number;
   readonly #logger: ILogger;
@@ -82,7 +84,8 @@ export class Broker implements JellyContext, CacheHolder {
 
   constructor(transport: ITransport, options: BrokerOptions = {}) {
     this.#transport = transport;
-    this.#parser = new BananaParser("none", options.limits ?? DEFAULT_BANANA_LIMITS);
+    this.#limits = options.limits ?? DEFAULT_BANANA_LIMITS;
+    this.#parser = new BananaParser("none", this.#limits);
     // ours on top of the user's, which stays as it was
     this.#registry = new JellyRegistry(options.registry).add("twisted.spread.pb.CopyableFailure", CopiedFailure);
     this.#maxPending = options.maxPendingCalls ?? 10_000;
@@ -127,16 +130,28 @@ export class Broker implements JellyContext, CacheHolder {
     }
     const id = this.#nextRequest++;
     try {
-      const jellier = this.#jellier();
       const kw = kwargs === undefined ? NO_KWARGS : Object.assign(Object.create(null) as Record<string, PbValue>, kwargs);
-      const message: BananaValue[] = [
-        "message", id, target.isRoot ? ROOT : target.luid, method, answer ? 1 : 0,
-        jellier.jelly(new Tuple(args as PbValue[])), jellier.jelly(kw), // the jellier only reads them
-      ];
+      const objectId = target.isRoot ? ROOT : target.luid;
       const result = answer
         ? new Promise<PbValue>((resolve, reject) => this.#pending.set(id, { resolve, reject }))
         : Promise.resolve<PbValue>(null);
-      this.#send(message);
+      const plain = (w: BananaWriter): boolean => {
+        w.list(7);
+        w.text("message");
+        w.write(id);
+        w.write(objectId);
+        w.text(method);
+        w.write(answer ? 1 : 0);
+        const seen = new Set<object>();
+        return writePlain(w, new Tuple(args as PbValue[]), seen, 0) && writePlain(w, kw, seen, 0);
+      };
+      if (!this.#queue(plain, "message", id)) {
+        const jellier = this.#jellier();
+        this.#send([
+          "message", id, objectId, method, answer ? 1 : 0,
+          jellier.jelly(new Tuple(args as PbValue[])), jellier.jelly(kw), // the jellier only reads them
+        ]);
+      }
       return result;
     } catch (e) {
       // a value that cannot be sent fails this call only (JellyError, BananaError), and nothing waits for it
@@ -234,7 +249,17 @@ export class Broker implements JellyContext, CacheHolder {
 
   #receive(data: Uint8Array): void {
     try {
-      for (const item of this.#parser.feed(data)) {
+      // Calls and answers of plain values straight from the bytes, while whole messages come; the rest as trees.
+      let at = 0;
+      while (this.#dialect === "pb" && !this.#logContent && at < data.length && !this.#parser.hasPartial) {
+        const message = readPlainMessage(data, at, Math.min(data.length, at + this.#limits.maxMessageSize), this.#limits);
+        if (message === undefined) {
+          break;
+        }
+        at = plainEnd;
+        this.#handlePlain(message);
+      }
+      for (const item of this.#parser.feed(at === 0 ? data : data.subarray(at))) {
         if (!this.#negotiated) {
           this.#negotiate(item);
         } else {
@@ -266,12 +291,42 @@ export class Broker implements JellyContext, CacheHolder {
     this.#send(["version", 6]);
   }
 
+  #handlePlain(message: PlainMessage): void {
+    this.#trace("received", message.command, message.id);
+    if (message.command === "answer") {
+      this.#settle("answer", message.id, () => message.value);
+    } else {
+      this.#receiveMessage(message.id, message.objectId, message.method, message.answerRequired, message.command === "cachemessage", () => message.args);
+    }
+  }
+
+  /** The answer (or error) to our call `id` settles its Promise; an answer to a call we never made breaks the protocol. */
+  #settle(command: string, id: BananaValue | undefined, value: () => PbValue): void {
+    const pending = typeof id === "number" ? this.#pending.get(id) : undefined;
+    if (pending === undefined) {
+      throw new BananaError(`An ${command} for request ${String(id)}, which we never sent.`);
+    }
+    this.#pending.delete(id as number);
+    let result: PbValue;
+    try {
+      result = value();
+    } catch (e) {
+      pending.reject(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    if (command === "answer") {
+      pending.resolve(result);
+    } else {
+      pending.reject(toRemoteError(result));
+    }
+  }
+
   #handle(item: BananaValue): void {
     if (!Array.isArray(item) || !(item[0] instanceof Uint8Array || typeof item[0] === "string")) {
       throw new BananaError("A PB message is a list that starts with its command.");
     }
     const command = text(item[0]);
-    this.#trace("received", item);
+    this.#trace("received", command, item[1], undefined, item);
     switch (command) {
       case "version":
         if (item[1] !== 6) {
@@ -280,33 +335,23 @@ export class Broker implements JellyContext, CacheHolder {
         this.#readyResolve();
         return;
       case "answer":
-      case "error": {
-        const id = item[1];
-        const pending = typeof id === "number" ? this.#pending.get(id) : undefined;
-        if (pending === undefined) {
-          throw new BananaError(`An ${command} for request ${String(id)}, which we never sent.`);
-        }
-        this.#pending.delete(id as number);
-        let value: PbValue;
-        try {
-          value = this.#unjelly(item[2] as BananaValue);
-        } catch (e) {
-          pending.reject(e instanceof Error ? e : new Error(String(e)));
-          return;
-        }
-        if (command === "answer") {
-          pending.resolve(value);
-        } else {
-          pending.reject(toRemoteError(value));
-        }
+      case "error":
+        this.#settle(command, item[1], () => this.#unjelly(item[2] as BananaValue));
+        return;
+      case "message":
+      case "cachemessage": {
+        const objectId = item[2];
+        this.#receiveMessage(item[1], typeof objectId === "number" ? objectId : undefined, text(item[3]), item[4] === 1, command === "cachemessage", () => {
+          const unjellier = new Unjellier(this.#registry, this);
+          const args = unjellier.unjelly(item[5] as BananaValue);
+          const kwargs = item[6];
+          if (!Array.isArray(kwargs) || kwargs.length > 1) {
+            unjellier.unjelly(kwargs as BananaValue); // ["dictionary"], no keyword arguments: nothing to read
+          }
+          return args instanceof Tuple ? args.items : [];
+        });
         return;
       }
-      case "message":
-        this.#receiveMessage(item, false);
-        return;
-      case "cachemessage":
-        this.#receiveMessage(item, true);
-        return;
       case "uncache": {
         const luid = item[1];
         if (typeof luid === "number") {
@@ -333,11 +378,9 @@ export class Broker implements JellyContext, CacheHolder {
    * A call from the peer on one of our Referenceables: `remote_<name>`, answered unless it asked for none. The method
    * runs at once, as Twisted runs it (so one-way pushes cost no Promise); an answer that is a Promise is awaited.
    */
-  #receiveMessage(item: BananaValue[], cache: boolean): void {
-    const id = item[1], objectId = item[2], answerRequired = item[4] === 1;
+  #receiveMessage(id: BananaValue | undefined, objectId: number | undefined, method: string, answerRequired: boolean, cache: boolean, args: () => PbValue[]): void {
     // A call on one of our Referenceables runs remote_<name>; an owner's update of a cache we hold runs observe_<name>.
-    const target = typeof objectId !== "number" ? undefined : cache ? this.#caches.get(objectId) : this.#locals.get(objectId)?.object;
-    const method = text(item[3]);
+    const target = objectId === undefined ? undefined : cache ? this.#caches.get(objectId) : this.#locals.get(objectId)?.object;
     const prefix = cache ? "observe_" : "remote_";
     const fn = target === undefined ? undefined : (target as unknown as Record<string, unknown>)[`${prefix}${method}`];
     if (typeof fn !== "function") {
@@ -347,13 +390,7 @@ export class Broker implements JellyContext, CacheHolder {
     }
     let result: unknown;
     try {
-      const unjellier = new Unjellier(this.#registry, this);
-      const unjellied = unjellier.unjelly(item[5] as BananaValue);
-      const kwargs = item[6];
-      if (!Array.isArray(kwargs) || kwargs.length > 1) {
-        unjellier.unjelly(kwargs as BananaValue); // ["dictionary"], no keyword arguments: nothing to read
-      }
-      result = (fn as (...a: PbValue[]) => unknown).apply(target, unjellied instanceof Tuple ? unjellied.items : []);
+      result = (fn as (...a: PbValue[]) => unknown).apply(target, args());
     } catch (e) {
       this.#reply(answerRequired, id, false, e instanceof Error ? e.message : String(e));
       return;
@@ -368,6 +405,15 @@ export class Broker implements JellyContext, CacheHolder {
 
   #reply(answerRequired: boolean, id: BananaValue | undefined, ok: boolean, value: PbValue): void {
     if (answerRequired && !this.#closed) {
+      const plain = (w: BananaWriter): boolean => {
+        w.list(3);
+        w.text("answer");
+        w.write(id as number);
+        return writePlain(w, value, new Set(), 0);
+      };
+      if (ok && this.#queue(plain, "answer", id)) {
+        return;
+      }
       let tree: BananaValue;
       try {
         tree = ok ? this.#jellier().jelly(value) : failureTree(value);
@@ -385,25 +431,46 @@ export class Broker implements JellyContext, CacheHolder {
    * throws and leaves nothing of itself in the queue.
    */
   #send(message: BananaValue): void {
+    const [command, id] = message as BananaValue[];
+    this.#queue((w) => {
+      w.write(message);
+      return true;
+    }, text(command), id, message);
+  }
+
+  /**
+   * Queues the message `write` writes; when it answers false (a value that is not plain) or throws, nothing of it
+   * stays. Plain writes are used only while message content is not logged (a Trace line with content needs the tree).
+   */
+  #queue(write: (w: BananaWriter) => boolean, command: string, id: BananaValue | undefined, message?: BananaValue): boolean {
+    if (message === undefined && this.#logContent) {
+      return false;
+    }
     let writer = this.#writer;
     if (writer === undefined || writer.dialect !== this.#dialect) {
       this.#flush();
       writer = this.#writer = new BananaWriter(this.#dialect);
     }
     const before = writer.length;
+    let queued = false;
     try {
-      writer.write(message);
-    } catch (e) {
-      writer.truncate(before);
-      throw e;
+      queued = write(writer);
+    } finally {
+      if (!queued) {
+        writer.truncate(before);
+      }
     }
-    this.#trace("sending", message, writer.length - before);
+    if (!queued) {
+      return false;
+    }
+    this.#trace("sending", command, id, writer.length - before, message);
     if (writer.length >= 64 * 1024) {
       this.#flush();
     } else if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(this.#flushSoon);
     }
+    return true;
   }
 
   readonly #flushSoon = (): void => {
@@ -424,13 +491,12 @@ export class Broker implements JellyContext, CacheHolder {
   }
 
   /** A Trace line per message: its command and request id, what it carries only when logMessageContent is on. */
-  #trace(verb: string, message: BananaValue, size?: number): void {
-    if (this.#logger === NullLogger || !Array.isArray(message)) {
+  #trace(verb: string, command: string, id: BananaValue | undefined, size?: number, message?: BananaValue[] | BananaValue): void {
+    if (this.#logger === NullLogger) {
       return;
     }
-    const [command, id] = message;
-    const head = `${verb} ${text(command)}${typeof id === "number" ? ` #${id}` : ""}${size === undefined ? "" : ` (${size} bytes)`}`;
-    this.#logger.log(LogLevel.Trace, this.#logContent ? `${head}: ${render(message.slice(1))}` : head);
+    const head = `${verb} ${command}${typeof id === "number" ? ` #${id}` : ""}${size === undefined ? "" : ` (${size} bytes)`}`;
+    this.#logger.log(LogLevel.Trace, this.#logContent && Array.isArray(message) ? `${head}: ${render(message.slice(1))}` : head);
   }
 
   #lost(error: Error): void {
