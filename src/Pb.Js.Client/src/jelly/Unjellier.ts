@@ -28,32 +28,7 @@ export class Unjellier {
   constructor(private readonly registry: JellyRegistry = new JellyRegistry(), private readonly context?: JellyContext) {}
 
   unjelly(tree: BananaValue): PbValue {
-    // The common shapes in one pass; the rest (and anything a reference may point into) through #make and fill.
-    if (typeof tree === "number" || typeof tree === "bigint" || tree instanceof Uint8Array) {
-      return tree;
-    }
-    if (typeof tree === "string") {
-      return encodeUtf8(tree); // a byte string the parser read as ASCII text: bytes to the user
-    }
-    if (Array.isArray(tree)) {
-      const kind = kindOf(tree[0]);
-      if (kind === "unicode" && tree.length === 2) {
-        return this.#text(tree[1]);
-      }
-      if (kind === "list" || kind === "tuple") {
-        const list: PbValue[] = new Array<PbValue>(tree.length - 1);
-        for (let i = 1; i < tree.length; i++) list[i - 1] = this.unjelly(tree[i]!);
-        return kind === "list" ? list : new Tuple(list);
-      }
-      if (kind === "dictionary" && this.#textKeys(tree, 1)) {
-        const object = Object.create(null) as Record<string, PbValue>;
-        for (let i = 1; i < tree.length; i++) {
-          const entry = tree[i] as BananaValue[];
-          object[this.#text((entry[0] as BananaValue[])[1])] = this.unjelly(entry[1]!);
-        }
-        return object;
-      }
-    }
+    // (the common shapes of whole messages are read straight from the bytes, PlainJelly.ts: this is the path of the rest)
     const made = this.#make(tree);
     made.fill();
     return made.value;
