@@ -186,7 +186,7 @@ cmd_public_api() {
   # Adds every public symbol the PublicApiAnalyzers report as undeclared (RS0016) to its project's
   # PublicAPI.Unshipped.txt; review the diff like any other API change.
   local project dir lines
-  for project in src/Pb.Core/Pb.Core.csproj src/Pb.AspNetCore/Pb.AspNetCore.csproj; do
+  for project in src/Pb.Core/Pb.Core.csproj src/Pb.AspNetCore/Pb.AspNetCore.csproj src/Pb.AspNetCore.Redis/Pb.AspNetCore.Redis.csproj; do
     dir=$(dirname "$project")
     lines=$(dotnet build "$project" -c "$CONFIG" --no-incremental -nologo 2>&1 | grep "error RS0016" | grep "\[$ROOT/$dir/" \
       | sed -E "s/.*Symbol '(.*)' is not part of the declared public API.*/\1/" | sort -u)

@@ -1,0 +1,531 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Pb.Jelly;
+using StackExchange.Redis;
+
+namespace Pb.Redis;
+
+/// <summary>What a <see cref="Replica"/> asks of the object it replicates; every member runs under <see cref="SyncRoot"/>.</summary>
+internal interface IReplicaOwner
+{
+    object SyncRoot { get; }
+
+    /// <summary>The jellied state now, or the initial state's when <paramref name="initial"/>.</summary>
+    byte[] SerializeState(bool initial);
+
+    /// <summary>Replaces the state with a snapshot's (null: the initial state).</summary>
+    void LoadState(ReadOnlyMemory<byte>? snapshot);
+
+    /// <summary>Applies one change; pushes it to the local observers when <paramref name="push"/>. Returns the exception Apply threw, if any (the state is unchanged then).</summary>
+    Exception? ApplyChange(long sequence, string change, object?[] args, bool push);
+
+    /// <summary>Gives every local observer the whole state again (after the state jumped).</summary>
+    void PushResync();
+}
+
+/// <summary>
+/// One node's replica of one object: a single loop applies the changes Redis sequenced, strictly in order. A message
+/// with the next sequence number is applied; an older one is a duplicate and dropped; a newer one reveals a gap, filled
+/// from the log; a message of another epoch (Redis lost its data, another node seeded it again), a log that no longer
+/// reaches back, or a first start reload the snapshot and replay the log after it. A periodic check (and every
+/// reconnection to Redis) asks for the last sequence number, so a change whose message never came is found too.
+/// </summary>
+internal sealed class Replica : IAsyncDisposable
+{
+    private enum Kind : byte { Message, CatchUp, Load }
+
+    private readonly record struct Work(Kind Kind, Change Change);
+
+    private readonly RedisReplication _replication;
+    private readonly IReplicaOwner _owner;
+    private readonly RedisKeys _keys;
+    private readonly RedisReplicationOptions _options;
+    private readonly ILogger _logger;
+    private readonly ReplicationMetrics _metrics;
+    private readonly Channel<Work> _work;
+    private readonly Dictionary<long, TaskCompletionSource<Exception?>> _waiters = [];
+    private readonly Queue<(long Sequence, Exception Error)> _recentErrors = new(); // for a submitter that asks after the fact
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stop = new();
+    private ChannelMessageQueue? _subscription;
+    private Task _loop = Task.CompletedTask;
+    private int _overflowed;
+    private int _catchUpQueued;
+    private string? _epoch;
+    private long _sequence;
+    private bool _loaded;
+
+    public Replica(RedisReplication replication, IReplicaOwner owner, string name)
+    {
+        _replication = replication;
+        _owner = owner;
+        _options = replication.Options;
+        _keys = new RedisKeys(_options.KeyPrefix, name);
+        Name = name;
+        _logger = replication.Logger;
+        _metrics = replication.Metrics;
+        _work = Channel.CreateBounded<Work>(new BoundedChannelOptions(_options.MaxQueuedMessages) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    }
+
+    public string Name { get; }
+
+    public int MaxChangeSize => _options.MaxChangeSize;
+
+    /// <summary>The last sequence number applied here (read under the owner's SyncRoot for a consistent view).</summary>
+    public long Sequence => Volatile.Read(ref _sequence);
+
+    /// <summary>Completes once the replica loaded the object's state from Redis the first time.</summary>
+    public Task WhenReady => _ready.Task;
+
+    public void Start() => _loop = Task.Run(RunAsync);
+
+    /// <summary>Asks the loop to compare its sequence number with Redis's (periodic check, reconnection).</summary>
+    public void RequestCatchUp()
+    {
+        if (Interlocked.Exchange(ref _catchUpQueued, 1) == 0 && !_work.Writer.TryWrite(new Work(Kind.CatchUp, default)))
+        {
+            Volatile.Write(ref _catchUpQueued, 0);
+            Volatile.Write(ref _overflowed, 1);
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        CancellationToken stop = _stop.Token;
+        _work.Writer.TryWrite(new Work(Kind.Load, default)); // before any message: subscribe first, then load, then drain
+        IConnectionMultiplexer redis;
+        try
+        {
+            redis = await _replication.ConnectionAsync(stop).ConfigureAwait(false);
+            while (_subscription is null)
+            {
+                try
+                {
+                    _subscription = await redis.GetSubscriber().SubscribeAsync(_keys.Channel).ConfigureAwait(false);
+                    _subscription.OnMessage(OnMessage);
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    RedisReplicationLog.RedisUnavailable(_logger, Name, Sequence, e);
+                    await Task.Delay(_options.CatchUpInterval, stop).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return;
+        }
+        IDatabase db = redis.GetDatabase();
+        while (await WaitToReadAsync(stop).ConfigureAwait(false))
+        {
+            while (_work.Reader.TryRead(out Work work))
+            {
+                try
+                {
+                    if (Interlocked.Exchange(ref _overflowed, 0) == 1)
+                    {
+                        RedisReplicationLog.Overflowed(_logger, Name, _work.Reader.Count);
+                        await CatchUpAsync(db).ConfigureAwait(false);
+                    }
+                    switch (work.Kind)
+                    {
+                        case Kind.Load:
+                            await ResyncAsync(db, "start").ConfigureAwait(false);
+                            break;
+                        case Kind.CatchUp:
+                            Volatile.Write(ref _catchUpQueued, 0);
+                            await CatchUpAsync(db).ConfigureAwait(false);
+                            break;
+                        default:
+                            await ReceiveAsync(db, work.Change).ConfigureAwait(false);
+                            break;
+                    }
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException or JellyException or Banana.BananaException or InvalidDataException)
+                {
+                    // Redis is unreachable (or answered nonsense): serve the last state; the periodic check tries again.
+                    RedisReplicationLog.RedisUnavailable(_logger, Name, Sequence, e);
+                }
+            }
+        }
+    }
+
+    private async ValueTask<bool> WaitToReadAsync(CancellationToken stop)
+    {
+        try
+        {
+            return await _work.Reader.WaitToReadAsync(stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void OnMessage(ChannelMessage message)
+    {
+        if (!RedisProtocol.TryReadMessage(message.Message, out Change change))
+        {
+            RedisReplicationLog.Malformed(_logger, Name);
+            RequestCatchUp();
+            return;
+        }
+        if (!_work.Writer.TryWrite(new Work(Kind.Message, change)))
+        {
+            Volatile.Write(ref _overflowed, 1); // the log has it: the loop catches up when it gets here
+        }
+    }
+
+    private async Task ReceiveAsync(IDatabase db, Change change)
+    {
+        if (!_loaded)
+        {
+            await ResyncAsync(db, "start").ConfigureAwait(false);
+            return;
+        }
+        if (change.Epoch != _epoch)
+        {
+            await ResyncAsync(db, "the object's epoch changed (Redis lost its data and the history started again)").ConfigureAwait(false);
+            return;
+        }
+        if (change.Sequence <= _sequence)
+        {
+            _metrics.Duplicates.Add(1);
+            return;
+        }
+        if (change.Sequence == _sequence + 1)
+        {
+            await ApplyAsync(db, change, push: true).ConfigureAwait(false);
+            return;
+        }
+        _metrics.GapsRepaired.Add(1);
+        long after = _sequence;
+        if (!await ReplayAsync(db, change.Sequence).ConfigureAwait(false))
+        {
+            await ResyncAsync(db, "the log no longer holds the missing changes").ConfigureAwait(false);
+            return;
+        }
+        RedisReplicationLog.GapFilled(_logger, Name, (int)(_sequence - after), after);
+    }
+
+    private async Task CatchUpAsync(IDatabase db)
+    {
+        if (!_loaded)
+        {
+            await ResyncAsync(db, "start").ConfigureAwait(false);
+            return;
+        }
+        var head = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Head, [_keys.Epoch, _keys.Sequence]).ConfigureAwait(false))!;
+        string? epoch = (string?)head[0];
+        if (epoch is null)
+        {
+            epoch = await SeedAsync(db).ConfigureAwait(false);
+        }
+        if (epoch != _epoch)
+        {
+            await ResyncAsync(db, "the object's epoch changed (Redis lost its data and the history started again)").ConfigureAwait(false);
+            return;
+        }
+        long last = (long)head[1];
+        if (last > _sequence)
+        {
+            _metrics.GapsRepaired.Add(1);
+            long after = _sequence;
+            if (!await ReplayAsync(db, last).ConfigureAwait(false))
+            {
+                await ResyncAsync(db, "the log no longer holds the missing changes").ConfigureAwait(false);
+                return;
+            }
+            RedisReplicationLog.GapFilled(_logger, Name, (int)(_sequence - after), after);
+        }
+    }
+
+    /// <summary>Applies the log's changes after our sequence number, at least up to <paramref name="upTo"/>; false when the log does not reach back to them.</summary>
+    private async Task<bool> ReplayAsync(IDatabase db, long upTo)
+    {
+        while (_sequence < upTo)
+        {
+            StreamEntry[] entries = await db.StreamRangeAsync(_keys.Log, RedisProtocol.EntryId(_sequence + 1), "+", 500).ConfigureAwait(false);
+            if (entries.Length == 0 || RedisProtocol.SequenceOf(entries[0].Id) != _sequence + 1)
+            {
+                return false;
+            }
+            foreach (StreamEntry entry in entries)
+            {
+                if (!RedisProtocol.TryReadEntry(entry, _epoch!, out Change change) || change.Sequence != _sequence + 1)
+                {
+                    RedisReplicationLog.Malformed(_logger, Name);
+                    return false;
+                }
+                await ApplyAsync(db, change, push: true).ConfigureAwait(false);
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Loads the snapshot and every logged change after it, then replaces the state in one step and gives every observer
+    /// the new state (a jump, which changes cannot express). Starts the history when Redis has none.
+    /// </summary>
+    private async Task ResyncAsync(IDatabase db, string reason)
+    {
+        RedisResult[] load = await LoadAsync(db).ConfigureAwait(false);
+        if (load[0].IsNull)
+        {
+            await SeedAsync(db).ConfigureAwait(false);
+            load = await LoadAsync(db).ConfigureAwait(false);
+        }
+        string epoch = (string)load[0]!;
+        long snapshotSequence = load[2].IsNull ? 0 : (long)load[2];
+        byte[]? snapshot = load[3].IsNull ? null : (byte[]?)load[3];
+        if (snapshot is { Length: var size } && size > _options.MaxSnapshotSize)
+        {
+            throw new InvalidDataException($"The snapshot of '{Name}' is {size} bytes, more than RedisReplicationOptions.MaxSnapshotSize ({_options.MaxSnapshotSize}).");
+        }
+        // The changes after the snapshot, read before anything changes here (a trimmed log loses what it no longer has).
+        var changes = new List<Change>();
+        long next = snapshotSequence + 1;
+        for (;;)
+        {
+            StreamEntry[] entries = await db.StreamRangeAsync(_keys.Log, RedisProtocol.EntryId(next), "+", 1000).ConfigureAwait(false);
+            foreach (StreamEntry entry in entries)
+            {
+                if (RedisProtocol.TryReadEntry(entry, epoch, out Change change) && change.Sequence >= next)
+                {
+                    changes.Add(change);
+                    next = change.Sequence + 1;
+                }
+            }
+            if (entries.Length < 1000)
+            {
+                break;
+            }
+        }
+        var decoded = new List<(Change Change, object?[] Args)>(changes.Count);
+        foreach (Change change in changes)
+        {
+            decoded.Add((change, DecodeArguments(change)));
+        }
+        bool wasLoaded = _loaded;
+        var failures = new List<(long, TaskCompletionSource<Exception?>, Exception?)>();
+        lock (_owner.SyncRoot)
+        {
+            _owner.LoadState(snapshot);
+            long sequence = snapshotSequence;
+            foreach ((Change change, object?[] args) in decoded)
+            {
+                if (change.Sequence != sequence + 1)
+                {
+                    RedisReplicationLog.ChangesLost(_logger, Name, sequence + 1, change.Sequence - 1);
+                }
+                Exception? error = _owner.ApplyChange(change.Sequence, change.Name, args, push: false);
+                if (error is not null)
+                {
+                    RedisReplicationLog.ApplyFailed(_logger, Name, change.Sequence, change.Name, error);
+                }
+                sequence = change.Sequence;
+                if (_waiters.Remove(sequence, out TaskCompletionSource<Exception?>? waiter))
+                {
+                    failures.Add((sequence, waiter, error));
+                }
+            }
+            _epoch = epoch;
+            Volatile.Write(ref _sequence, sequence);
+            _loaded = true;
+            _owner.PushResync();
+            // Anything still waiting at or below the new sequence number is settled (its change is in, or is lost with the log).
+            foreach (long waiting in _waiters.Keys.Where(s => s <= sequence).ToList())
+            {
+                _waiters.Remove(waiting, out TaskCompletionSource<Exception?>? waiter);
+                failures.Add((waiting, waiter!, null));
+            }
+        }
+        foreach ((_, TaskCompletionSource<Exception?> waiter, Exception? error) in failures)
+        {
+            waiter.TrySetResult(error);
+        }
+        _metrics.Applied.Add(decoded.Count);
+        if (wasLoaded)
+        {
+            _metrics.Resyncs.Add(1);
+            RedisReplicationLog.Resynced(_logger, Name, Sequence, reason);
+        }
+        else
+        {
+            RedisReplicationLog.Loaded(_logger, Name, Sequence, epoch);
+        }
+        _ready.TrySetResult();
+    }
+
+    private Task<RedisResult[]> LoadAsync(IDatabase db) =>
+        db.ScriptEvaluateAsync(RedisScripts.Load, [_keys.Epoch, _keys.Sequence, _keys.Snapshot])
+            .ContinueWith(static t => (RedisResult[])t.Result!, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    /// <summary>Starts the object's history from this node's state (the first node to ask wins); answers the epoch that holds.</summary>
+    private async Task<string> SeedAsync(IDatabase db, bool adopt = true)
+    {
+        byte[] state;
+        long sequence;
+        lock (_owner.SyncRoot)
+        {
+            state = _owner.SerializeState(initial: !_loaded);
+            sequence = _loaded ? _sequence : 0;
+        }
+        string candidate = Guid.NewGuid().ToString("N");
+        string epoch = (string)(await db.ScriptEvaluateAsync(RedisScripts.Seed,
+            [_keys.Epoch, _keys.Sequence, _keys.Log, _keys.Snapshot], [candidate, sequence, state]).ConfigureAwait(false))!;
+        if (epoch == candidate)
+        {
+            RedisReplicationLog.Seeded(_logger, Name, sequence, epoch);
+            lock (_owner.SyncRoot)
+            {
+                if (adopt && _loaded && _sequence == sequence)
+                {
+                    _epoch = epoch; // the loop's own state is the new history's start: nothing to reload
+                }
+            }
+        }
+        return epoch;
+    }
+
+    private object?[] DecodeArguments(Change change)
+    {
+        if (change.Arguments.Length > _options.MaxChangeSize)
+        {
+            throw new InvalidDataException($"Change {change.Sequence} of '{Name}' is {change.Arguments.Length} bytes, more than RedisReplicationOptions.MaxChangeSize ({_options.MaxChangeSize}).");
+        }
+        object? value = JellySerializer.Deserialize(change.Arguments, options: _replication.JellyOptions);
+        return value switch
+        {
+            PbTuple tuple => [.. tuple],
+            IList<object?> list => [.. list],
+            _ => throw new InvalidDataException($"Change {change.Sequence} of '{Name}' carries no argument list."),
+        };
+    }
+
+    private async Task ApplyAsync(IDatabase db, Change change, bool push)
+    {
+        object?[] args = DecodeArguments(change);
+        Exception? error;
+        TaskCompletionSource<Exception?>? waiter;
+        byte[]? snapshot = null;
+        lock (_owner.SyncRoot)
+        {
+            error = _owner.ApplyChange(change.Sequence, change.Name, args, push);
+            Volatile.Write(ref _sequence, change.Sequence);
+            _waiters.Remove(change.Sequence, out waiter);
+            if (waiter is not null && change.Sequence % _options.SnapshotInterval == 0)
+            {
+                snapshot = _owner.SerializeState(initial: false); // our change: we write the snapshot at its sequence number
+            }
+        }
+        _metrics.Applied.Add(1);
+        _metrics.Lag.Record(Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - change.SubmittedUnixMs) / 1000.0);
+        if (error is not null)
+        {
+            RedisReplicationLog.ApplyFailed(_logger, Name, change.Sequence, change.Name, error);
+            lock (_owner.SyncRoot)
+            {
+                _recentErrors.Enqueue((change.Sequence, error));
+                if (_recentErrors.Count > 64)
+                {
+                    _recentErrors.Dequeue();
+                }
+            }
+        }
+        waiter?.TrySetResult(error);
+        if (snapshot is not null && snapshot.Length <= _options.MaxSnapshotSize)
+        {
+            await db.ScriptEvaluateAsync(RedisScripts.Snapshot, [_keys.Epoch, _keys.Snapshot], [_epoch, change.Sequence, snapshot]).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Submits one change (jellied arguments) for Redis to sequence, then waits until this node applied it. Answers its
+    /// sequence number, or null when <paramref name="expectedSequence"/> was given and another change came first.
+    /// </summary>
+    public async Task<long?> SubmitAsync(string change, byte[] arguments, long expectedSequence, CancellationToken cancellationToken)
+    {
+        IConnectionMultiplexer redis = await _replication.ConnectionAsync(cancellationToken).ConfigureAwait(false);
+        IDatabase db = redis.GetDatabase();
+        RedisValue[] argv = [change, arguments, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _options.LogLength, expectedSequence, _keys.Channel.ToString()];
+        RedisKey[] keys = [_keys.Epoch, _keys.Sequence, _keys.Log];
+        var answer = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Submit, keys, argv).WaitAsync(_options.ChangeTimeout, cancellationToken).ConfigureAwait(false))!;
+        if ((long)answer[1] == -2)
+        {
+            // Redis has no history for the object (it restarted without its data): start one from our state (the loop
+            // then moves to it), and try again.
+            await SeedAsync(db, adopt: false).ConfigureAwait(false);
+            RequestCatchUp();
+            answer = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Submit, keys, argv).WaitAsync(_options.ChangeTimeout, cancellationToken).ConfigureAwait(false))!;
+        }
+        long sequence = (long)answer[1];
+        if (sequence == -1)
+        {
+            return null;
+        }
+        if (sequence < 0)
+        {
+            throw new RedisException($"Redis did not sequence the change of '{Name}'.");
+        }
+        TaskCompletionSource<Exception?> applied;
+        lock (_owner.SyncRoot)
+        {
+            if (_loaded && _sequence >= sequence && (string?)answer[0] == _epoch)
+            {
+                // applied already (its message came before the script's answer)
+                foreach ((long failed, Exception failure) in _recentErrors)
+                {
+                    if (failed == sequence)
+                    {
+                        throw failure;
+                    }
+                }
+                return sequence;
+            }
+            if (!_waiters.TryGetValue(sequence, out applied!))
+            {
+                _waiters[sequence] = applied = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+        Exception? error;
+        try
+        {
+            error = await applied.Task.WaitAsync(_options.ChangeTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            lock (_owner.SyncRoot)
+            {
+                _waiters.Remove(sequence);
+            }
+            RequestCatchUp();
+            throw new TimeoutException($"Change {sequence} of '{Name}' was sequenced by Redis but not applied here within {_options.ChangeTimeout.TotalSeconds:0.###} s (RedisReplicationOptions.ChangeTimeout).");
+        }
+        if (error is not null)
+        {
+            throw error;
+        }
+        return sequence;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _replication.Unregister(this);
+        _work.Writer.TryComplete();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_subscription is { } subscription)
+        {
+            try
+            {
+                await subscription.UnsubscribeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                // gone with the connection
+            }
+        }
+        await _loop.ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}
