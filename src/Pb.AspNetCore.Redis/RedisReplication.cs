@@ -126,7 +126,6 @@ public sealed class RedisReplication : IHostedService, IAsyncDisposable
             }
             _replicas.Add(replica);
         }
-        replica.Start();
     }
 
     internal void Unregister(Replica replica)

@@ -51,6 +51,7 @@ internal sealed class Replica : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private int _overflowed;
     private int _catchUpQueued;
+    private int _disposed;
     private string? _epoch;
     private long _sequence;
     private bool _loaded;
@@ -77,6 +78,7 @@ internal sealed class Replica : IAsyncDisposable
     /// <summary>Completes once the replica loaded the object's state from Redis the first time.</summary>
     public Task WhenReady => _ready.Task;
 
+    /// <summary>Starts the loop (once: the owner calls it at its first use).</summary>
     public void Start() => _loop = Task.Run(RunAsync);
 
     /// <summary>Asks the loop to compare its sequence number with Redis's (periodic check, reconnection).</summary>
@@ -511,6 +513,10 @@ internal sealed class Replica : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         _replication.Unregister(this);
         _work.Writer.TryComplete();
         await _stop.CancelAsync().ConfigureAwait(false);
