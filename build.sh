@@ -35,6 +35,11 @@ ensure_prereqs() {
     log "installing chromium"
     apt_install chromium || { log "could not install chromium"; return 1; }
   fi
+  # The scale-out tests start their own Redis (a free port, persistence off): Debian's redis-server.
+  if [ ! -x /usr/bin/redis-server ]; then
+    log "installing redis-server"
+    apt_install redis-server || { log "could not install redis-server"; return 1; }
+  fi
   if [ -f package.json ] && command -v npm >/dev/null; then
     if [ ! -d node_modules ] || [ package.json -nt node_modules ] || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules ]; }; then
       log "installing npm packages"

@@ -64,11 +64,21 @@ public sealed class RedisServer : IAsyncLifetime
     /// <summary>Kills the server and starts it again on the same port: every key is gone.</summary>
     public async Task RestartAsync()
     {
+        await KillAsync();
+        await StartAsync();
+    }
+
+    /// <summary>Kills the server (start it again with <see cref="StartAgainAsync"/>).</summary>
+    public async Task KillAsync()
+    {
         _process!.Kill();
         await _process.WaitForExitAsync();
         _process.Dispose();
-        await StartAsync();
+        _process = null;
     }
+
+    /// <summary>Starts the server again on the same port, with no data.</summary>
+    public Task StartAgainAsync() => StartAsync();
 
     /// <summary>Runs a command as an administrator (CLIENT KILL, CLIENT PAUSE, DEBUG...).</summary>
     public async Task<RedisResult> ExecuteAsync(string command, params object[] args)

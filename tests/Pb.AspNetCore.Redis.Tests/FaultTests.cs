@@ -1,0 +1,223 @@
+using Pb.Jelly;
+using StackExchange.Redis;
+using static Pb.Redis.Tests.ReplicationTests;
+
+namespace Pb.Redis.Tests;
+
+/// <summary>
+/// Each fault of issue 14 on real nodes and a real Redis; after each: nothing lost, duplicated or reordered (every
+/// replica and every observer's copy equal, each copy's sequence numbers strictly in order).
+/// </summary>
+[Collection(RedisTests.Name)]
+public sealed class FaultTests(RedisServer redis)
+{
+    private static string Prefix() => "f" + Guid.NewGuid().ToString("N")[..12];
+
+    private static async Task AllEqualAsync(IReadOnlyList<Node> nodes, IReadOnlyList<RoomCopy> copies, long sequence)
+    {
+        await EventuallyAsync(() => nodes.All(n => n.Room.Sequence == sequence) && copies.All(c => c.Read().Sequence == sequence),
+            () => $"nodes {string.Join(",", nodes.Select(n => n.Room.Sequence))}, copies {string.Join(",", copies.Select(c => c.Read().Sequence))}, want {sequence}");
+        RoomState first = nodes[0].Room.Read().State;
+        foreach (Node node in nodes)
+        {
+            AssertSame(first, node.Room.Read().State);
+        }
+        foreach (RoomCopy copy in copies)
+        {
+            Assert.Empty(copy.Violations);
+            Assert.Equal(first.Messages, copy.Read().Messages);
+            Assert.Equal(first.Counter, copy.Read().Counter);
+        }
+    }
+
+    /// <summary>A change put into Redis's log and sequence as the submit script does, but never published: a lost message.</summary>
+    private async Task SilentChangeAsync(string prefix, string text, int logLength = 10_000)
+    {
+        byte[] args = JellySerializer.Serialize(new PbTuple([text]));
+        await redis.Database.ScriptEvaluateAsync("""
+            local seq = tonumber(redis.call('GET', KEYS[1]) or '0') + 1
+            redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'c', 'post', 'a', ARGV[1], 't', ARGV[2])
+            redis.call('SET', KEYS[1], seq)
+            return seq
+            """, [$"{{{prefix}:lobby}}:seq", $"{{{prefix}:lobby}}:log"], [args, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), logLength]);
+    }
+
+    [Fact]
+    public async Task A_lost_message_is_filled_from_the_log_at_the_next_change_and_by_the_periodic_check_when_none_follows()
+    {
+        string prefix = Prefix();
+        await using Node a = await Node.StartAsync(redis, prefix);
+        await using Node b = await Node.StartAsync(redis, prefix);
+        RoomCopy onA = (await a.ObserveAsync()).Copy, onB = (await b.ObserveAsync()).Copy;
+        await a.Room.PostAsync("one");
+
+        await SilentChangeAsync(prefix, "two (never published)");
+        await b.Room.PostAsync("three"); // its message reveals the gap at 2
+        await AllEqualAsync([a, b], [onA, onB], 3);
+        Assert.Equal(["one", "two (never published)", "three"], a.Room.Read().State.Messages);
+
+        await SilentChangeAsync(prefix, "four (never published, nothing after it)");
+        await AllEqualAsync([a, b], [onA, onB], 4);
+        Assert.Equal(0, onA.Resyncs + onB.Resyncs); // filled change by change, no reload
+    }
+
+    [Fact]
+    public async Task A_log_trimmed_past_a_replica_forces_a_resync_from_the_snapshot_and_observers_get_the_whole_state()
+    {
+        string prefix = Prefix();
+        Action<RedisReplicationOptions> small = o => { o.LogLength = 10; o.SnapshotInterval = 5; };
+        await using Node a = await Node.StartAsync(redis, prefix, small);
+        await using Node b = await Node.StartAsync(redis, prefix, small);
+        RoomCopy onA = (await a.ObserveAsync()).Copy, onB = (await b.ObserveAsync()).Copy;
+
+        // 30 changes nobody hears of; the log keeps 21-30, and a snapshot at 25 stands for what was trimmed.
+        var expected = new List<string>();
+        for (int i = 1; i <= 30; i++)
+        {
+            await SilentChangeAsync(prefix, $"m{i}", logLength: 10);
+            expected.Add($"m{i}");
+            if (i == 25)
+            {
+                byte[] state = JellySerializer.Serialize(new RoomState([.. expected], 0));
+                string epoch = (string)(await redis.Database.StringGetAsync($"{{{prefix}:lobby}}:epoch"))!;
+                await redis.Database.HashSetAsync($"{{{prefix}:lobby}}:snap", [new("s", 25), new("v", state), new("e", epoch)]);
+            }
+        }
+        Assert.Equal(10, await redis.Database.StreamLengthAsync($"{{{prefix}:lobby}}:log"));
+
+        await EventuallyAsync(() => a.Room.Sequence == 30 && b.Room.Sequence == 30 && onA.Read().Sequence == 30 && onB.Read().Sequence == 30,
+            () => $"{a.Room.Sequence} {b.Room.Sequence} {onA.Read().Sequence} {onB.Read().Sequence}");
+        Assert.Equal(expected, a.Room.Read().State.Messages);
+        Assert.Equal(expected, b.Room.Read().State.Messages);
+        Assert.Equal(expected, onA.Read().Messages);
+        Assert.True(onA.Resyncs >= 1 && onB.Resyncs >= 1);
+
+        await a.Room.PostAsync("after the resync"); // and the history goes on, in order
+        await AllEqualAsync([a, b], [onA, onB], 31);
+    }
+
+    [Fact]
+    public async Task A_killed_subscription_loses_nothing()
+    {
+        string prefix = Prefix();
+        await using Node a = await Node.StartAsync(redis, prefix);
+        await using Node b = await Node.StartAsync(redis, prefix);
+        RoomCopy onA = (await a.ObserveAsync()).Copy, onB = (await b.ObserveAsync()).Copy;
+        Task writer = Task.Run(async () =>
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                await (i % 2 == 0 ? a : b).Room.PostAsync($"m{i}");
+            }
+        }, TestContext.Current.CancellationToken);
+        for (int kill = 0; kill < 3; kill++)
+        {
+            await Task.Delay(30, TestContext.Current.CancellationToken);
+            await redis.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub"); // every node's subscription, mid-stream
+        }
+        await writer;
+        await AllEqualAsync([a, b], [onA, onB], 200);
+        Assert.Equal(Enumerable.Range(0, 200).Select(i => $"m{i}"), a.Room.Read().State.Messages);
+    }
+
+    [Fact]
+    public async Task A_paused_Redis_delays_changes_and_loses_nothing()
+    {
+        string prefix = Prefix();
+        await using Node a = await Node.StartAsync(redis, prefix);
+        await using Node b = await Node.StartAsync(redis, prefix);
+        RoomCopy onA = (await a.ObserveAsync()).Copy, onB = (await b.ObserveAsync()).Copy;
+        await a.Room.PostAsync("before");
+
+        await redis.ExecuteAsync("CLIENT", "PAUSE", "1000", "ALL");
+        Task<long> during = b.Room.PostAsync("during the pause"); // waits for Redis, within ChangeTimeout (5 s)
+        Task<long> alsoDuring = a.Room.PostAsync("also during");
+        await Task.WhenAll(during, alsoDuring);
+
+        await a.Room.PostAsync("after");
+        await AllEqualAsync([a, b], [onA, onB], 4);
+        Assert.Equal("before", a.Room.Read().State.Messages[0]);
+        Assert.Equal("after", a.Room.Read().State.Messages[^1]);
+    }
+
+    [Fact]
+    public async Task While_Redis_is_down_changes_fail_at_once_and_reads_serve_then_a_restarted_Redis_starts_a_new_epoch_with_the_state_kept()
+    {
+        string prefix = Prefix();
+        await using Node a = await Node.StartAsync(redis, prefix);
+        await using Node b = await Node.StartAsync(redis, prefix);
+        (RemoteReference rootOnB, RoomCopy onB) = await b.ObserveAsync();
+        RoomCopy onA = (await a.ObserveAsync()).Copy;
+        for (int i = 0; i < 5; i++)
+        {
+            await a.Room.PostAsync($"m{i}");
+        }
+        await AllEqualAsync([a, b], [onA, onB], 5);
+        string epoch = (string)(await redis.Database.StringGetAsync($"{{{prefix}:lobby}}:epoch"))!;
+
+        await redis.KillAsync();
+        try
+        {
+            RemoteException refused = await Assert.ThrowsAsync<RemoteException>(() => rootOnB.CallRemoteAsync<long>("post", "while down"));
+            Assert.Contains("cannot change now: its shared state is unavailable", refused.Message, StringComparison.Ordinal);
+            RoomCopy late = (await a.ObserveAsync()).Copy; // reads keep serving the last state
+            Assert.Equal(5, late.Read().Messages.Count);
+        }
+        finally
+        {
+            await redis.StartAgainAsync();
+        }
+
+        // The first node to notice starts a new history from its state; the other moves to it; nothing is lost.
+        long sequence = 0;
+        await EventuallyAsync(() =>
+        {
+            try
+            {
+                sequence = rootOnB.CallRemoteAsync<long>("post", "after the restart").GetAwaiter().GetResult();
+                return true;
+            }
+            catch (RemoteException)
+            {
+                return false; // not reconnected yet
+            }
+        }, () => "no change went through after the restart");
+        Assert.Equal(6, sequence);
+        await AllEqualAsync([a, b], [onA, onB], 6);
+        Assert.Equal(["m0", "m1", "m2", "m3", "m4", "after the restart"], a.Room.Read().State.Messages);
+        Assert.NotEqual(epoch, (string?)await redis.Database.StringGetAsync($"{{{prefix}:lobby}}:epoch"));
+    }
+
+    [Fact]
+    public async Task A_node_killed_while_others_go_on_and_its_replacement_catches_up()
+    {
+        string prefix = Prefix();
+        await using Node a = await Node.StartAsync(redis, prefix);
+        await using Node c = await Node.StartAsync(redis, prefix);
+        Node b = await Node.StartAsync(redis, prefix);
+        RoomCopy onA = (await a.ObserveAsync()).Copy, onC = (await c.ObserveAsync()).Copy;
+        await b.ObserveAsync();
+        Task writers = Task.WhenAll(Task.Run(async () =>
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                await a.Room.PostAsync($"a{i}");
+            }
+        }, TestContext.Current.CancellationToken), Task.Run(async () =>
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                await c.Room.AddAsync(1);
+            }
+        }, TestContext.Current.CancellationToken));
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        await b.DisposeAsync(); // gone mid-stream, its clients with it
+        await writers;
+        await AllEqualAsync([a, c], [onA, onC], 200);
+
+        await using Node replacement = await Node.StartAsync(redis, prefix);
+        RoomCopy onReplacement = (await replacement.ObserveAsync()).Copy;
+        await AllEqualAsync([a, c, replacement], [onA, onC, onReplacement], 200);
+        Assert.Equal(100, replacement.Room.Read().State.Counter);
+    }
+}
