@@ -1,8 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Pb.Jelly;
 
 namespace Pb.Redis.Tests;
@@ -129,69 +125,3 @@ public sealed class TestRoot(Room room) : Referenceable
     [Remote("sendReference")] public Task<long> SendReference() => room.SendAsync("post", new TestRoot(room));
 }
 
-/// <summary>One Pb.Web node: a real Kestrel app with its own services, its own Redis connection and its replica of the room.</summary>
-public sealed class Node : IAsyncDisposable
-{
-    private readonly WebApplication _app;
-    private readonly List<PbClient> _clients = [];
-
-    private Node(WebApplication app, Uri ws)
-    {
-        _app = app;
-        Ws = ws;
-        Room = app.Services.GetRequiredService<Room>();
-    }
-
-    public Room Room { get; }
-
-    public Uri Ws { get; }
-
-    public IServiceProvider Services => _app.Services;
-
-    public static async Task<Node> StartAsync(RedisServer redis, string prefix, Action<RedisReplicationOptions>? configure = null, string room = "lobby")
-    {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Services.AddPerspectiveBroker(o => o.Broker.Jelly.Types.AddCacheable<Room>(Room.Tag))
-            .UseRoot((sp, _) => new TestRoot(sp.GetRequiredService<Room>()))
-            .AddRedis(redis.Configuration, o =>
-            {
-                o.KeyPrefix = prefix;
-                o.CatchUpInterval = TimeSpan.FromMilliseconds(200);
-                o.Configuration.ConnectTimeout = 2000;
-                configure?.Invoke(o);
-            });
-        builder.Services.AddSingleton(sp => new Room(sp.GetRequiredService<RedisReplication>(), room));
-        WebApplication app = builder.Build();
-        app.UseWebSockets();
-        app.MapPerspectiveBroker("/pb");
-        await app.StartAsync();
-        var http = new Uri(app.Urls.First());
-        var node = new Node(app, new Uri($"ws://{http.Host}:{http.Port}/pb"));
-        await node.Room.WhenReady.WaitAsync(TimeSpan.FromSeconds(20));
-        return node;
-    }
-
-    /// <summary>A PB client of this node, over a real WebSocket, and its copy of the room.</summary>
-    public async Task<(RemoteReference Root, RoomCopy Copy)> ObserveAsync()
-    {
-        var options = new BrokerOptions { Jelly = new JellyOptions { Types = new JellyTypeRegistry().Add<RoomCopy>(Room.Tag) } };
-        PbClient client = await PbClient.ConnectWebSocketAsync(Ws, options);
-        _clients.Add(client);
-        RemoteReference root = await client.GetRootObjectAsync();
-        var copy = await root.CallRemoteAsync<RoomCopy>("room");
-        return (root, copy);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (PbClient client in _clients)
-        {
-            await client.DisposeAsync();
-        }
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        await _app.StopAsync(stop.Token);
-        await _app.DisposeAsync();
-    }
-}
