@@ -58,12 +58,29 @@ builder.Services.AddAuthentication("JwtOrCookie")
 builder.Services.AddAuthorization();
 builder.Services.Configure<RoomOptions>(builder.Configuration.GetSection("Demo:Rooms"));
 builder.Services.AddSingleton<RoomDirectory>();
-builder.Services.AddPerspectiveBroker(o => o.Broker.Jelly.Types.AddCacheable<Room>(Room.Tag))
+// Rooms in this process by default; with --Redis=host:port (or Demo:Redis) they are shared by every demo node that
+// uses the same Redis (docs/scale-out.md; ./build.sh demo-scaleout starts two nodes and a Redis).
+string? redis = builder.Configuration["Redis"] ?? builder.Configuration["Demo:Redis"];
+IPerspectiveBrokerBuilder pb = builder.Services.AddPerspectiveBroker(o =>
+    {
+        if (redis is null)
+        {
+            o.Broker.Jelly.Types.AddCacheable<Room>(Room.Tag);
+        }
+        else
+        {
+            o.Broker.Jelly.Types.AddCacheable<ReplicatedRoom>(Room.Tag);
+        }
+    })
     // Browsers log in with the identity of their upgrade request; Twisted clients with a password (or a JWT) on TCP.
     .UsePortal(sp => new Portal(new RoomsRealm(sp.GetRequiredService<RoomDirectory>(), sp.GetRequiredService<IPerspectiveBrokerContext>()),
         new ClaimsIdentityChecker(), users.Checker))
     .AddJwtTokenLogin()
     .AddMessagePackProtocol();
+if (redis is not null)
+{
+    pb.AddRedis(redis, o => o.KeyPrefix = builder.Configuration["Demo:RedisPrefix"] ?? "webdemo");
+}
 
 // Raw PB over TCP beside HTTP (PerspectiveBroker:TcpPort, 8800 in appsettings.json): Kestrel then listens where
 // --urls (or ASPNETCORE_URLS) says, plus the PB port, on loopback only.

@@ -17,29 +17,69 @@ public sealed class RoomOptions
     public int HistoryLength { get; set; } = 50;
 }
 
+/// <summary>
+/// What a user does to a room, whichever kind it is: a <see cref="Room"/> in this process (the default), or a
+/// <see cref="ReplicatedRoom"/> shared by several demo nodes through Redis (<c>--Redis=host:port</c>).
+/// </summary>
+public interface IRoom
+{
+    string Name { get; }
+
+    /// <summary>The Cacheable the browsers observe.</summary>
+    Cacheable Cacheable { get; }
+
+    /// <summary>The room's Viewable: each caller reaches it through their own avatar.</summary>
+    RoomDesk Desk { get; }
+
+    Task<long> PostAsync(string author, string text);
+
+    Task EditAsync(string editor, long id, string text);
+
+    Task<long> BumpAsync();
+}
+
 /// <summary>The rooms, made once: every connection sees the same objects.</summary>
 public sealed class RoomDirectory
 {
-    private readonly Dictionary<string, Room> _rooms;
+    private readonly Dictionary<string, IRoom> _rooms;
 
-    public RoomDirectory(Microsoft.Extensions.Options.IOptions<RoomOptions> options)
+    public RoomDirectory(Microsoft.Extensions.Options.IOptions<RoomOptions> options, IServiceProvider services)
     {
         RoomOptions o = options.Value;
         IEnumerable<string> names = o.Names.Count > 0 ? o.Names : ["lobby", "garden"];
-        _rooms = names.Distinct(StringComparer.Ordinal).ToDictionary(n => n, n => new Room(n, o), StringComparer.Ordinal);
+        // Shared through Redis when the app was started with --Redis (Program.cs registers RedisReplication then).
+        var replication = services.GetService(typeof(Pb.Redis.RedisReplication)) as Pb.Redis.RedisReplication;
+        _rooms = names.Distinct(StringComparer.Ordinal).ToDictionary(n => n,
+            n => replication is null ? (IRoom)new Room(n, o) : new ReplicatedRoom(replication, n, o), StringComparer.Ordinal);
     }
 
     public IReadOnlyList<string> Names => [.. _rooms.Keys];
 
-    public Room Find(string name) =>
-        _rooms.TryGetValue(name, out Room? room) ? room : throw new PbException($"There is no room '{name}'.") { RemoteTypeName = "builtins.KeyError" };
+    public IRoom Find(string name) =>
+        _rooms.TryGetValue(name, out IRoom? room) ? room : throw new PbException($"There is no room '{name}'.") { RemoteTypeName = "builtins.KeyError" };
+
+    /// <summary>Checks a message's text against the caps (the same for both kinds of room).</summary>
+    internal static string Checked(string text, RoomOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        text = text.Trim();
+        if (text.Length == 0)
+        {
+            throw new PbException("A message needs some text.") { RemoteTypeName = "builtins.ValueError" };
+        }
+        if (text.Length > options.MaxMessageLength)
+        {
+            throw new PbException($"A message is at most {options.MaxMessageLength} characters (this one has {text.Length}).") { RemoteTypeName = "builtins.ValueError" };
+        }
+        return text;
+    }
 }
 
 /// <summary>
 /// A room: a Cacheable every browser observes (members present, the last messages, a shared counter). Its changes go
 /// to every copy as one-way <c>observe_</c> calls; the <see cref="RoomDesk"/> is how a user changes it.
 /// </summary>
-public sealed class Room : LiveCacheable
+public sealed class Room : LiveCacheable, IRoom
 {
     public const string Tag = "webdemo.Room";
 
@@ -60,6 +100,18 @@ public sealed class Room : LiveCacheable
 
     /// <summary>The room's Viewable: each caller reaches it through their own avatar.</summary>
     public RoomDesk Desk { get; }
+
+    Cacheable IRoom.Cacheable => this;
+
+    Task<long> IRoom.PostAsync(string author, string text) => Task.FromResult(Post(author, text));
+
+    Task IRoom.EditAsync(string editor, long id, string text)
+    {
+        Edit(editor, id, text);
+        return Task.CompletedTask;
+    }
+
+    Task<long> IRoom.BumpAsync() => Task.FromResult(Bump());
 
     /// <summary>A message as it travels: a dict with text keys (a plain object in the browser, a dict in Python).</summary>
     private sealed record Message(long Id, string Author, string Text, bool Edited)
@@ -159,36 +211,23 @@ public sealed class Room : LiveCacheable
         }
     }
 
-    private string Checked(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        text = text.Trim();
-        if (text.Length == 0)
-        {
-            throw new PbException("A message needs some text.") { RemoteTypeName = "builtins.ValueError" };
-        }
-        if (text.Length > _options.MaxMessageLength)
-        {
-            throw new PbException($"A message is at most {_options.MaxMessageLength} characters (this one has {text.Length}).") { RemoteTypeName = "builtins.ValueError" };
-        }
-        return text;
-    }
+    private string Checked(string text) => RoomDirectory.Checked(text, _options);
 }
 
 /// <summary>
 /// A room's Viewable (Twisted's <c>pb.Viewable</c>): its methods get the caller's avatar first, so "edit" knows who
 /// asks, and nobody can post under someone else's name.
 /// </summary>
-public sealed class RoomDesk(Room room) : Viewable
+public sealed class RoomDesk(IRoom room) : Viewable
 {
-    [Remote("post")] public long Post(object? perspective, string text) => room.Post(Caller(perspective).Name, text);
+    [Remote("post")] public Task<long> Post(object? perspective, string text) => room.PostAsync(Caller(perspective).Name, text);
 
-    [Remote("edit")] public void Edit(object? perspective, long id, string text) => room.Edit(Caller(perspective).Name, id, text);
+    [Remote("edit")] public Task Edit(object? perspective, long id, string text) => room.EditAsync(Caller(perspective).Name, id, text);
 
-    [Remote("bump")] public long Bump(object? perspective)
+    [Remote("bump")] public Task<long> Bump(object? perspective)
     {
         Caller(perspective);
-        return room.Bump();
+        return room.BumpAsync();
     }
 
     private static Member Caller(object? perspective) =>
@@ -207,12 +246,12 @@ public sealed class Member(string name, RoomDirectory rooms, IPerspectiveBrokerC
     /// <summary>The room to observe and its desk, bound to this avatar.</summary>
     [Remote("join")] public JoinedRoom Join(string room)
     {
-        Room found = rooms.Find(room);
-        return new JoinedRoom(found, found.Desk);
+        IRoom found = rooms.Find(room);
+        return new JoinedRoom(found.Cacheable, found.Desk);
     }
 
     /// <summary>Posts without observing (what the Twisted client in the README does).</summary>
-    [Remote("post")] public long Post(string room, string text) => rooms.Find(room).Post(Name, text);
+    [Remote("post")] public Task<long> Post(string room, string text) => rooms.Find(room).PostAsync(Name, text);
 
     /// <summary>Calls <c>poked(from)</c> on every mind <paramref name="user"/> logged in with; answers how many tabs it reached.</summary>
     [Remote("poke")] public int Poke(string user)
@@ -223,7 +262,7 @@ public sealed class Member(string name, RoomDirectory rooms, IPerspectiveBrokerC
 }
 
 /// <summary>What join answers: the room (a Cacheable: the caller gets a live copy) and its desk (a Viewable for the caller).</summary>
-public sealed record JoinedRoom(Room Room, RoomDesk Desk);
+public sealed record JoinedRoom(Cacheable Room, RoomDesk Desk);
 
 public sealed class RoomsRealm(RoomDirectory rooms, IPerspectiveBrokerContext broker) : IRealm
 {

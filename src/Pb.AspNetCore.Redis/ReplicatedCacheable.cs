@@ -91,8 +91,12 @@ public abstract class ReplicatedCacheable<TState> : Cacheable, IReplicaOwner, IA
     /// </summary>
     protected virtual string ResyncMethod => "resync";
 
-    /// <summary>Applies change <paramref name="change"/> to <paramref name="state"/> and returns the new state (the same object when changed in place). Deterministic; runs under <see cref="SyncRoot"/>.</summary>
-    protected abstract TState Apply(TState state, string change, IReadOnlyList<object?> args);
+    /// <summary>
+    /// Applies change <paramref name="change"/>, number <paramref name="sequence"/>, to <paramref name="state"/> and
+    /// returns the new state (the same object when changed in place). Deterministic (the sequence number is the same on
+    /// every node, so it can serve as an id); runs under <see cref="SyncRoot"/>.
+    /// </summary>
+    protected abstract TState Apply(TState state, long sequence, string change, IReadOnlyList<object?> args);
 
     /// <summary>What a new copy for <paramref name="perspective"/> starts from (a snapshot, not the live collections). Runs under <see cref="SyncRoot"/>.</summary>
     protected abstract object? GetState(TState state, object? perspective);
@@ -102,6 +106,19 @@ public abstract class ReplicatedCacheable<TState> : Cacheable, IReplicaOwner, IA
     /// perspective). Default: the change's own arguments. Runs under <see cref="SyncRoot"/>.
     /// </summary>
     protected virtual object?[]? ObserverArgs(object? perspective, long sequence, string change, IReadOnlyList<object?> args) => [.. args];
+
+    /// <summary>The observer method a change is pushed as (<c>observe_&lt;method&gt;</c> on the peers' copies). Default: the change's own name.</summary>
+    protected virtual string ObserverMethod(string change) => change;
+
+    /// <summary>A peer's copy starts observing on this node: called after it was added, outside the lock. Default: nothing.</summary>
+    protected virtual void OnObserving(object? perspective, IRemoteCacheObserver observer)
+    {
+    }
+
+    /// <summary>A peer's copy stopped observing (released, or its connection closed): called after it was removed. Default: nothing.</summary>
+    protected virtual void OnStoppedObserving(object? perspective, IRemoteCacheObserver observer)
+    {
+    }
 
     /// <summary>
     /// Submits a change and completes once this node applied it, with its sequence number. Fails with a
@@ -158,23 +175,32 @@ public abstract class ReplicatedCacheable<TState> : Cacheable, IReplicaOwner, IA
     {
         ArgumentNullException.ThrowIfNull(observer);
         EnsureStarted();
+        object? state;
         lock (SyncRoot)
         {
             _observers = [.. _observers, observer];
-            return GetState(_state, perspective);
+            state = GetState(_state, perspective);
         }
+        OnObserving(perspective, observer);
+        return state;
     }
 
     /// <inheritdoc/>
     public sealed override void StoppedObserving(object? perspective, IRemoteCacheObserver observer)
     {
+        bool removed;
         lock (SyncRoot)
         {
             int index = Array.IndexOf(_observers, observer);
-            if (index >= 0)
+            removed = index >= 0;
+            if (removed)
             {
                 _observers = [.. _observers.AsSpan(0, index), .. _observers.AsSpan(index + 1)];
             }
+        }
+        if (removed)
+        {
+            OnStoppedObserving(perspective, observer);
         }
     }
 
@@ -187,19 +213,20 @@ public abstract class ReplicatedCacheable<TState> : Cacheable, IReplicaOwner, IA
     {
         try
         {
-            _state = Apply(_state, change, args) ?? throw new InvalidOperationException($"{GetType().Name}.Apply returned null for '{change}'.");
+            _state = Apply(_state, sequence, change, args) ?? throw new InvalidOperationException($"{GetType().Name}.Apply returned null for '{change}'.");
         }
         catch (Exception e)
         {
             return e;
         }
-        if (push)
+        if (push && _observers.Length > 0)
         {
+            string method = ObserverMethod(change);
             foreach (IRemoteCacheObserver observer in _observers)
             {
                 if (ObserverArgs(observer.Perspective, sequence, change, args) is { } observed)
                 {
-                    TryPush(observer, change, observed);
+                    TryPush(observer, method, observed);
                 }
             }
         }

@@ -50,7 +50,7 @@ public sealed class Room(RedisReplication replication, string name) : Replicated
         }
     }
 
-    protected override RoomState Apply(RoomState state, string change, IReadOnlyList<object?> args) => change switch
+    protected override RoomState Apply(RoomState state, long sequence, string change, IReadOnlyList<object?> args) => change switch
     {
         "post" => state with { Messages = [.. state.Messages, (string)args[0]!] },
         "add" => state with { Counter = state.Counter + Convert.ToInt64(args[0]) },

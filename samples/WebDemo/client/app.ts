@@ -55,6 +55,14 @@ class RoomCopy extends RemoteCache {
     this.counter = Number(value);
     this.onchange?.();
   }
+
+  /** The whole state again (a room shared through Redis whose state jumped: a late start, a resync). */
+  observe_resync(state: PbValue): void {
+    if (state !== null && typeof state === "object" && !Array.isArray(state) && !(state instanceof Map)) {
+      this.setCopyableState(state as Record<string, PbValue>);
+      this.onchange?.();
+    }
+  }
 }
 
 /** What we hand the server at login: it calls remote_poked when someone pokes us. */
