@@ -2,7 +2,7 @@
 # The project's two commands:
 #   ./build.sh demo   start the demo web app (in-memory users, development key, nothing external)
 #   ./build.sh test   install what is missing, build, run every suite, print one summary line
-# Other verbs: build, pack (make the NuGet packages and check them in a fresh project), public-api, bench (see docs/benchmarks.md).
+# Other verbs: demo-scaleout (two demo nodes sharing rooms through Redis), build, pack (make the NuGet packages and check them in a fresh project), public-api, bench (see docs/benchmarks.md).
 set -uo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -187,6 +187,28 @@ cmd_demo() {
     --urls "$url" --PerspectiveBroker:TcpPort="${PB_DEMO_TCP_PORT:-8800}"
 }
 
+cmd_demo_scaleout() {
+  # Two demo nodes sharing their rooms through Redis (docs/scale-out.md): node A on :5080 (PB TCP 8800), node B on
+  # :5081 (PB TCP 8801), and a Redis of its own on 127.0.0.1:${PB_DEMO_REDIS_PORT:-6379} (persistence off) unless one
+  # answers there already. Sign in as alice on one and bob on the other. Ctrl+C stops all three.
+  ensure_prereqs || return 1
+  local port=${PB_DEMO_REDIS_PORT:-6379} pids=()
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    log "starting redis-server on 127.0.0.1:$port (persistence off)"
+    /usr/bin/redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning & pids+=($!)
+  fi
+  dotnet build samples/WebDemo/WebDemo.csproj -c "$CONFIG" -nologo -v:quiet || return 1
+  trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' INT TERM EXIT
+  local node
+  for node in "5080 8800" "5081 8801"; do
+    set -- $node
+    log "starting a demo node on http://127.0.0.1:$1 (PB over TCP on $2), rooms on Redis 127.0.0.1:$port"
+    ASPNETCORE_ENVIRONMENT=Development dotnet run --project samples/WebDemo/WebDemo.csproj -c "$CONFIG" --no-build --no-launch-profile -- \
+      --urls "http://127.0.0.1:$1" --PerspectiveBroker:TcpPort="$2" --Redis="127.0.0.1:$port" & pids+=($!)
+  done
+  wait
+}
+
 cmd_public_api() {
   # Adds every public symbol the PublicApiAnalyzers report as undeclared (RS0016) to its project's
   # PublicAPI.Unshipped.txt; review the diff like any other API change.
@@ -207,9 +229,10 @@ cmd_bench() {
 case "${1:-}" in
   test) cmd_test ;;
   demo) cmd_demo ;;
+  demo-scaleout) cmd_demo_scaleout ;;
   build) ensure_prereqs && build ;;
   pack) PASSED=0; FAILED=0; check_packages; summary ;;
   bench) shift; cmd_bench "$@" ;;
   public-api) cmd_public_api ;;
-  *) echo "usage: ./build.sh test | demo | build | bench [BenchmarkDotNet args]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh test | demo | demo-scaleout | build | bench [BenchmarkDotNet args]" >&2; exit 2 ;;
 esac
