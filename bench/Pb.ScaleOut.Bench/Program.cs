@@ -4,7 +4,7 @@
 //   S2  saturation: --in-flight senders as fast as they can; changes/s through one object and latency
 //   S3  fan-out: one change to --observers clients spread over both nodes; time until the last one has it
 //   S4  replay (Pb.Web only: SignalR's backplane keeps nothing): a replica that starts after 1,000 changes since the snapshot
-// Usage: dotnet run --project bench/Pb.ScaleOut.Bench -c Release -- [--seconds 5] [--rate 1000] [--in-flight 64] [--observers 1000]
+// Usage: dotnet run --project bench/Pb.ScaleOut.Bench -c Release -- [--seconds 5] [--rate 1000] [--in-flight 64] [--observers 1000] [--only S1,S2,S3,S4]
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
@@ -27,6 +27,8 @@ int Arg(string name, int fallback)
     return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
 }
 
+int i0 = Array.IndexOf(args, "--only");
+string[] only = i0 >= 0 && i0 + 1 < args.Length ? args[i0 + 1].Split(',') : ["S1", "S2", "S3", "S4"];
 int seconds = Arg("--seconds", 5), rate = Arg("--rate", 1000), inFlight = Arg("--in-flight", 64), observers = Arg("--observers", 1000);
 int redisPort = FreePort();
 using Process redis = Process.Start(new ProcessStartInfo("/usr/bin/redis-server")
@@ -78,14 +80,14 @@ try
     await PacedAsync(PbSend, pbObserver.Recorder, 500, 1);
     await PacedAsync(SrSend, srObserver, 500, 1);
 
-    foreach ((string system, Func<long, Task> send, Recorder recorder) in new[] { ("pbweb", (Func<long, Task>)PbSend, pbObserver.Recorder), ("signalr-redis", SrSend, srObserver) })
+    foreach ((string system, Func<long, Task> send, Recorder recorder) in only.Contains("S1") ? new[] { ("pbweb", (Func<long, Task>)PbSend, pbObserver.Recorder), ("signalr-redis", SrSend, srObserver) } : [])
     {
         (double p50, double p99, double received) = await PacedAsync(send, recorder, rate, seconds);
         results.Add(("S1", system, $"p50 ms at {rate}/s", p50));
         results.Add(("S1", system, $"p99 ms at {rate}/s", p99));
         results.Add(("S1", system, "delivered per s", received));
     }
-    foreach ((string system, Func<long, Task> send, Recorder recorder) in new[] { ("pbweb", (Func<long, Task>)PbSend, pbObserver.Recorder), ("signalr-redis", SrSend, srObserver) })
+    foreach ((string system, Func<long, Task> send, Recorder recorder) in only.Contains("S2") ? new[] { ("pbweb", (Func<long, Task>)PbSend, pbObserver.Recorder), ("signalr-redis", SrSend, srObserver) } : [])
     {
         (double perSecond, double p50, double p99) = await SaturateAsync(send, recorder, inFlight, seconds);
         results.Add(("S2", system, "changes/s (one object)", perSecond));
@@ -96,13 +98,25 @@ try
     // S3: fan-out to many observers over both nodes
     var pbFan = new List<Recorder>();
     var srFan = new List<Recorder>();
-    for (int i = 0; i < observers; i++)
+    for (int i = 0; i < (only.Contains("S3") ? observers : 0); i++)
     {
         pbFan.Add((await PbObserveAsync(i % 2 == 0 ? pbA : pbB)).Copy.Recorder);
         srFan.Add((await SrObserveAsync(i % 2 == 0 ? srA : srB)).Recorder);
     }
-    results.Add(("S3", "pbweb", $"ms until all {observers} have one change (median of 20)", await FanOutAsync(PbSend, pbFan)));
-    results.Add(("S3", "signalr-redis", $"ms until all {observers} have one change (median of 20)", await FanOutAsync(SrSend, srFan)));
+    if (only.Contains("S3"))
+    {
+        Console.Error.WriteLine($"S3 start pid={Environment.ProcessId}");
+        // both warmed up first (the JIT tiers up the paths of 1,000 connections, some shared by both), then measured
+        await FanOutAsync(PbSend, pbFan, 40);
+        await FanOutAsync(SrSend, srFan, 40);
+        if (int.TryParse(Environment.GetEnvironmentVariable("PB_BENCH_PROFILE_FANOUT"), out int profileRounds))
+        {
+            Console.Error.WriteLine($"profile pid={Environment.ProcessId}"); // a window for perf record -p
+            await FanOutAsync(PbSend, pbFan, profileRounds);
+        }
+        results.Add(("S3", "pbweb", $"ms until all {observers} have one change (median of 20)", await FanOutAsync(PbSend, pbFan, 20)));
+        results.Add(("S3", "signalr-redis", $"ms until all {observers} have one change (median of 20)", await FanOutAsync(SrSend, srFan, 20)));
+    }
 
     // S4: a replica that starts after 1,000 changes since the latest snapshot (an object of its own: its snapshot is
     // the seed at 0, and SnapshotInterval 5000 writes none in between)
@@ -192,10 +206,10 @@ static async Task<(double PerSecond, double P50, double P99)> SaturateAsync(Func
     return (recorder.Count / elapsed, recorder.Percentile(0.50), recorder.Percentile(0.99));
 }
 
-static async Task<double> FanOutAsync(Func<long, Task> send, List<Recorder> all)
+static async Task<double> FanOutAsync(Func<long, Task> send, List<Recorder> all, int rounds)
 {
     var times = new List<double>();
-    for (int round = 0; round < 21; round++)
+    for (int round = 0; round < rounds; round++)
     {
         foreach (Recorder r in all)
         {
@@ -208,10 +222,7 @@ static async Task<double> FanOutAsync(Func<long, Task> send, List<Recorder> all)
             await r.WaitForAsync(1);
         }
         long last = all.Max(r => r.LastAt);
-        if (round > 0)
-        {
-            times.Add(Stopwatch.GetElapsedTime(sentAt, last).TotalMilliseconds); // round 0 warms up
-        }
+        times.Add(Stopwatch.GetElapsedTime(sentAt, last).TotalMilliseconds);
     }
     times.Sort();
     return times[times.Count / 2];

@@ -17,8 +17,8 @@ public sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposable
     public const string BananaSubProtocol = "pb.banana";
 
     private readonly WebSocket _socket;
-    private readonly Pipe _incoming = new(new PipeOptions(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
-    private readonly Pipe _outgoing = new(new PipeOptions(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
+    private readonly Pipe _incoming = new(new PipeOptions(SegmentPool.Instance, pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
+    private readonly Pipe _outgoing = new(new PipeOptions(SegmentPool.Instance, pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _receiving;
     private readonly Task _sending;
@@ -76,7 +76,10 @@ public sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposable
                     }
                     continue;
                 }
-                Memory<byte> memory = writer.GetMemory(64 * 1024);
+                // A message's first read asks for a small segment (most PB messages are small, and a thousand connections
+                // woken by one broadcast would otherwise each rent 64 KiB at once, past what the pool keeps: allocations
+                // and GC); the rest of a long message is read in large segments.
+                Memory<byte> memory = writer.GetMemory(inMessage ? 64 * 1024 : 4 * 1024);
                 ValueWebSocketReceiveResult result = await _socket.ReceiveAsync(memory, _stopping.Token).ConfigureAwait(false);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
