@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Pb.Jelly;
 using StackExchange.Redis;
 using static Pb.Redis.Tests.ReplicationTests;
@@ -12,6 +14,31 @@ namespace Pb.Redis.Tests;
 public sealed class FaultTests(RedisServer redis)
 {
     private static string Prefix() => "f" + Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>Sums what the replication's instruments (meter Pb.Redis) record while it is alive.</summary>
+    private sealed class ReplicationMeters : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly ConcurrentDictionary<string, double> _totals = new();
+
+        public ReplicationMeters()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == ReplicationMetrics.MeterName)
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => _totals.AddOrUpdate(instrument.Name, value, (_, total) => total + value));
+            _listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => _totals.AddOrUpdate(instrument.Name + ".count", 1, (_, total) => total + 1));
+            _listener.Start();
+        }
+
+        public double this[string name] => _totals.GetValueOrDefault(name);
+
+        public void Dispose() => _listener.Dispose();
+    }
 
     private static async Task AllEqualAsync(IReadOnlyList<Node> nodes, IReadOnlyList<RoomCopy> copies, long sequence)
     {
@@ -46,6 +73,7 @@ public sealed class FaultTests(RedisServer redis)
     public async Task A_lost_message_is_filled_from_the_log_at_the_next_change_and_by_the_periodic_check_when_none_follows()
     {
         string prefix = Prefix();
+        using var meters = new ReplicationMeters();
         await using Node a = await Node.StartAsync(redis, prefix);
         await using Node b = await Node.StartAsync(redis, prefix);
         RoomCopy onA = (await a.ObserveAsync()).Copy, onB = (await b.ObserveAsync()).Copy;
@@ -59,12 +87,18 @@ public sealed class FaultTests(RedisServer redis)
         await SilentChangeAsync(prefix, "four (never published, nothing after it)");
         await AllEqualAsync([a, b], [onA, onB], 4);
         Assert.Equal(0, onA.Resyncs + onB.Resyncs); // filled change by change, no reload
+        // the metrics say so: every node filled two gaps, applied four changes each (lag recorded for each), no resync
+        Assert.True(meters["pb.replication.gaps.repaired"] >= 4, $"gaps repaired: {meters["pb.replication.gaps.repaired"]}");
+        Assert.True(meters["pb.replication.changes.applied"] >= 8, $"applied: {meters["pb.replication.changes.applied"]}");
+        Assert.True(meters["pb.replication.lag.count"] >= 8);
+        Assert.Equal(0, meters["pb.replication.resyncs"]);
     }
 
     [Fact]
     public async Task A_log_trimmed_past_a_replica_forces_a_resync_from_the_snapshot_and_observers_get_the_whole_state()
     {
         string prefix = Prefix();
+        using var meters = new ReplicationMeters();
         Action<RedisReplicationOptions> small = o => { o.LogLength = 10; o.SnapshotInterval = 5; };
         await using Node a = await Node.StartAsync(redis, prefix, small);
         await using Node b = await Node.StartAsync(redis, prefix, small);
@@ -91,6 +125,7 @@ public sealed class FaultTests(RedisServer redis)
         Assert.Equal(expected, b.Room.Read().State.Messages);
         Assert.Equal(expected, onA.Read().Messages);
         Assert.True(onA.Resyncs >= 1 && onB.Resyncs >= 1);
+        Assert.True(meters["pb.replication.resyncs"] >= 2, $"resyncs: {meters["pb.replication.resyncs"]}");
 
         await a.Room.PostAsync("after the resync"); // and the history goes on, in order
         await AllEqualAsync([a, b], [onA, onB], 31);
