@@ -22,12 +22,11 @@ namespace Pb.Redis;
 /// </para>
 /// </summary>
 /// <typeparam name="TState">The state: a record or class that jelly carries (its members plain values, lists, dicts, records).</typeparam>
-public abstract class ReplicatedCacheable<TState> : Cacheable, IReplicaOwner, IAsyncDisposable where TState : class
+public abstract class ReplicatedCacheable<TState> : LiveCacheable, IReplicaOwner, IAsyncDisposable where TState : class
 {
     private readonly Replica _replica;
     private readonly TState _initial;
     private readonly JellyOptions _jellyOptions;
-    private IRemoteCacheObserver[] _observers = [];
     private TState _state;
     private int _started;
 
@@ -71,19 +70,13 @@ public abstract class ReplicatedCacheable<TState> : Cacheable, IReplicaOwner, IA
         }
     }
 
-    /// <summary>The peers' copies observing on this node.</summary>
-    public int ObserverCount => Volatile.Read(ref _observers).Length;
-
-    /// <summary>The lock under which changes apply and observers come and go; hold it to read <see cref="State"/> consistently.</summary>
-    protected object SyncRoot { get; } = new();
-
+    // The observers on this node, the lock (SyncRoot) and the pushes that never throw are LiveCacheable's. Changes are
+    // applied under SyncRoot; LiveCacheable's Update and Broadcast stay local to this node (a change goes through
+    // ChangeAsync to reach every node).
     object IReplicaOwner.SyncRoot => SyncRoot;
 
-    /// <summary>The state now (read it under <see cref="SyncRoot"/>, and do not change it: only <see cref="Apply"/> does).</summary>
+    /// <summary>The state now (read it under <c>SyncRoot</c>, and do not change it: only <see cref="Apply"/> does).</summary>
     protected TState State => _state;
-
-    /// <summary>The observers now (a snapshot), each with its perspective.</summary>
-    protected IReadOnlyList<IRemoteCacheObserver> Observers => Volatile.Read(ref _observers);
 
     /// <summary>
     /// The observer method that gets the whole state again after the state jumped (a late start, a resync from a
@@ -94,31 +87,28 @@ public abstract class ReplicatedCacheable<TState> : Cacheable, IReplicaOwner, IA
     /// <summary>
     /// Applies change <paramref name="change"/>, number <paramref name="sequence"/>, to <paramref name="state"/> and
     /// returns the new state (the same object when changed in place). Deterministic (the sequence number is the same on
-    /// every node, so it can serve as an id); runs under <see cref="SyncRoot"/>.
+    /// every node, so it can serve as an id); runs under <c>SyncRoot</c>.
     /// </summary>
     protected abstract TState Apply(TState state, long sequence, string change, IReadOnlyList<object?> args);
 
-    /// <summary>What a new copy for <paramref name="perspective"/> starts from (a snapshot, not the live collections). Runs under <see cref="SyncRoot"/>.</summary>
+    /// <summary>What a new copy for <paramref name="perspective"/> starts from (a snapshot, not the live collections). Runs under <c>SyncRoot</c>.</summary>
     protected abstract object? GetState(TState state, object? perspective);
+
+    /// <inheritdoc/>
+    protected sealed override object? GetState(object? perspective)
+    {
+        EnsureStarted();
+        return GetState(_state, perspective);
+    }
 
     /// <summary>
     /// The arguments observer <paramref name="perspective"/> gets for a change, or null to skip it (a view filtered per
-    /// perspective). Default: the change's own arguments. Runs under <see cref="SyncRoot"/>.
+    /// perspective). Default: the change's own arguments. Runs under <c>SyncRoot</c>.
     /// </summary>
     protected virtual object?[]? ObserverArgs(object? perspective, long sequence, string change, IReadOnlyList<object?> args) => [.. args];
 
     /// <summary>The observer method a change is pushed as (<c>observe_&lt;method&gt;</c> on the peers' copies). Default: the change's own name.</summary>
     protected virtual string ObserverMethod(string change) => change;
-
-    /// <summary>A peer's copy starts observing on this node: called after it was added, outside the lock. Default: nothing.</summary>
-    protected virtual void OnObserving(object? perspective, IRemoteCacheObserver observer)
-    {
-    }
-
-    /// <summary>A peer's copy stopped observing (released, or its connection closed): called after it was removed. Default: nothing.</summary>
-    protected virtual void OnStoppedObserving(object? perspective, IRemoteCacheObserver observer)
-    {
-    }
 
     /// <summary>
     /// Submits a change and completes once this node applied it, with its sequence number. Fails with a
@@ -170,40 +160,6 @@ public abstract class ReplicatedCacheable<TState> : Cacheable, IReplicaOwner, IA
         }
     }
 
-    /// <inheritdoc/>
-    public sealed override object? GetStateToCacheAndObserveFor(object? perspective, IRemoteCacheObserver observer)
-    {
-        ArgumentNullException.ThrowIfNull(observer);
-        EnsureStarted();
-        object? state;
-        lock (SyncRoot)
-        {
-            _observers = [.. _observers, observer];
-            state = GetState(_state, perspective);
-        }
-        OnObserving(perspective, observer);
-        return state;
-    }
-
-    /// <inheritdoc/>
-    public sealed override void StoppedObserving(object? perspective, IRemoteCacheObserver observer)
-    {
-        bool removed;
-        lock (SyncRoot)
-        {
-            int index = Array.IndexOf(_observers, observer);
-            removed = index >= 0;
-            if (removed)
-            {
-                _observers = [.. _observers.AsSpan(0, index), .. _observers.AsSpan(index + 1)];
-            }
-        }
-        if (removed)
-        {
-            OnStoppedObserving(perspective, observer);
-        }
-    }
-
     byte[] IReplicaOwner.SerializeState(bool initial) => JellySerializer.Serialize(initial ? _initial : _state, options: _jellyOptions);
 
     void IReplicaOwner.LoadState(ReadOnlyMemory<byte>? snapshot) =>
@@ -219,37 +175,18 @@ public abstract class ReplicatedCacheable<TState> : Cacheable, IReplicaOwner, IA
         {
             return e;
         }
-        if (push && _observers.Length > 0)
+        if (push && ObserverCount > 0)
         {
-            string method = ObserverMethod(change);
-            foreach (IRemoteCacheObserver observer in _observers)
-            {
-                if (ObserverArgs(observer.Perspective, sequence, change, args) is { } observed)
-                {
-                    TryPush(observer, method, observed);
-                }
-            }
+            Broadcast(ObserverMethod(change), perspective => ObserverArgs(perspective, sequence, change, args));
         }
         return null;
     }
 
     void IReplicaOwner.PushResync()
     {
-        foreach (IRemoteCacheObserver observer in _observers)
+        if (ObserverCount > 0)
         {
-            TryPush(observer, ResyncMethod, [GetState(_state, observer.Perspective)]);
-        }
-    }
-
-    private static void TryPush(IRemoteCacheObserver observer, string method, object?[] args)
-    {
-        try
-        {
-            observer.CallRemoteOneWay(method, args);
-        }
-        catch (Exception e) when (e is InvalidOperationException or DeadReferenceException or ConnectionLostException or ObjectDisposedException or BananaException)
-        {
-            // gone or closing (its StoppedObserving follows), or this one message is too large for it
+            Broadcast(ResyncMethod, perspective => [GetState(_state, perspective)]);
         }
     }
 

@@ -197,7 +197,7 @@ internal sealed class Replica : IAsyncDisposable
         }
         if (change.Sequence == _sequence + 1)
         {
-            await ApplyAsync(db, change, push: true).ConfigureAwait(false);
+            Apply(change, push: true);
             return;
         }
         _metrics.GapsRepaired.Add(1);
@@ -259,7 +259,7 @@ internal sealed class Replica : IAsyncDisposable
                     RedisReplicationLog.Malformed(_logger, Name);
                     return false;
                 }
-                await ApplyAsync(db, change, push: true).ConfigureAwait(false);
+                Apply(change, push: true);
             }
         }
         return true;
@@ -405,21 +405,16 @@ internal sealed class Replica : IAsyncDisposable
         };
     }
 
-    private async Task ApplyAsync(IDatabase db, Change change, bool push)
+    private void Apply(Change change, bool push)
     {
         object?[] args = DecodeArguments(change);
         Exception? error;
         TaskCompletionSource<Exception?>? waiter;
-        byte[]? snapshot = null;
         lock (_owner.SyncRoot)
         {
             error = _owner.ApplyChange(change.Sequence, change.Name, args, push);
             Volatile.Write(ref _sequence, change.Sequence);
             _waiters.Remove(change.Sequence, out waiter);
-            if (waiter is not null && change.Sequence % _options.SnapshotInterval == 0)
-            {
-                snapshot = _owner.SerializeState(initial: false); // our change: we write the snapshot at its sequence number
-            }
         }
         _metrics.Applied.Add(1);
         _metrics.Lag.Record(Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - change.SubmittedUnixMs) / 1000.0);
@@ -436,9 +431,34 @@ internal sealed class Replica : IAsyncDisposable
             }
         }
         waiter?.TrySetResult(error);
-        if (snapshot is not null && snapshot.Length <= _options.MaxSnapshotSize)
+    }
+
+    /// <summary>
+    /// Writes a snapshot of the state now (any sequence number with its state is a valid snapshot): the submitter of a
+    /// change whose number is a multiple of SnapshotInterval does, once the change is applied here. Not awaited by the
+    /// change's caller; a failure is logged, and the next multiple tries again.
+    /// </summary>
+    private async Task WriteSnapshotAsync(IDatabase db)
+    {
+        try
         {
-            await db.ScriptEvaluateAsync(RedisScripts.Snapshot, [_keys.Epoch, _keys.Snapshot], [_epoch, change.Sequence, snapshot]).ConfigureAwait(false);
+            byte[] snapshot;
+            long sequence;
+            string? epoch;
+            lock (_owner.SyncRoot)
+            {
+                snapshot = _owner.SerializeState(initial: false);
+                sequence = _sequence;
+                epoch = _epoch;
+            }
+            if (epoch is not null && snapshot.Length <= _options.MaxSnapshotSize)
+            {
+                await db.ScriptEvaluateAsync(RedisScripts.Snapshot, [_keys.Epoch, _keys.Snapshot], [epoch, sequence, snapshot]).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or JellyException or Banana.BananaException)
+        {
+            RedisReplicationLog.RedisUnavailable(_logger, Name, Sequence, e);
         }
     }
 
@@ -483,6 +503,10 @@ internal sealed class Replica : IAsyncDisposable
                         throw failure;
                     }
                 }
+                if (sequence % _options.SnapshotInterval == 0)
+                {
+                    _ = WriteSnapshotAsync(db);
+                }
                 return sequence;
             }
             if (!_waiters.TryGetValue(sequence, out applied!))
@@ -503,6 +527,10 @@ internal sealed class Replica : IAsyncDisposable
             }
             RequestCatchUp();
             throw new TimeoutException($"Change {sequence} of '{Name}' was sequenced by Redis but not applied here within {_options.ChangeTimeout.TotalSeconds:0.###} s (RedisReplicationOptions.ChangeTimeout).");
+        }
+        if (sequence % _options.SnapshotInterval == 0)
+        {
+            _ = WriteSnapshotAsync(db); // whether or not Apply refused it: the state at a number is what counts
         }
         if (error is not null)
         {
