@@ -114,12 +114,13 @@ check_packages() {
   # dotnet pack makes the NuGet packages a user installs; a fresh project (tests/PackageConsumer, copied outside the
   # repository so none of its build settings apply) restores them from that folder and must run. Counts as one test.
   local out="$ROOT/artifacts/packages" work version pkg ok=1
-  log "packing Pb.Core and Pb.AspNetCore, then running a fresh project against the packages"
+  log "packing Pb.Core, Pb.AspNetCore and Pb.AspNetCore.Redis, then running a fresh project against the first two"
   rm -rf "$out"
   dotnet pack src/Pb.Core/Pb.Core.csproj -c "$CONFIG" -o "$out" -nologo -v:quiet >/dev/null &&
-    dotnet pack src/Pb.AspNetCore/Pb.AspNetCore.csproj -c "$CONFIG" -o "$out" -nologo -v:quiet >/dev/null || ok=0
+    dotnet pack src/Pb.AspNetCore/Pb.AspNetCore.csproj -c "$CONFIG" -o "$out" -nologo -v:quiet >/dev/null &&
+    dotnet pack src/Pb.AspNetCore.Redis/Pb.AspNetCore.Redis.csproj -c "$CONFIG" -o "$out" -nologo -v:quiet >/dev/null || ok=0
   version=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' src/Directory.Build.props | head -n 1)
-  for pkg in Pb.Core Pb.AspNetCore; do
+  for pkg in Pb.Core Pb.AspNetCore Pb.AspNetCore.Redis; do
     if [ $ok = 1 ] && [ -f "$out/$pkg.$version.nupkg" ] && [ -f "$out/$pkg.$version.snupkg" ]; then
       # README and license inside, and the license declared
       /usr/bin/python3 - "$out/$pkg.$version.nupkg" "$pkg" <<'PY' || { log "$pkg: README, LICENSE or license expression missing"; ok=0; }
