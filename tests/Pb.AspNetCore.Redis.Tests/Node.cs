@@ -35,6 +35,16 @@ public sealed class Node : IAsyncDisposable
         return node;
     }
 
+    /// <summary>A PB client of this node, over a real WebSocket: its root (no copy of the room yet).</summary>
+    public async Task<RemoteReference> ConnectAsync()
+    {
+        PbClient client = await PbClient.ConnectWebSocketAsync(Ws, ClientOptions());
+        _clients.Add(client);
+        return await client.GetRootObjectAsync();
+    }
+
+    private static BrokerOptions ClientOptions() => new() { Jelly = new JellyOptions { Types = new JellyTypeRegistry().Add<RoomCopy>(Room.Tag) } };
+
     /// <summary>A PB client of this node, over a real WebSocket, and its copy of the room.</summary>
     public async Task<(RemoteReference Root, RoomCopy Copy)> ObserveAsync()
     {
@@ -46,8 +56,7 @@ public sealed class Node : IAsyncDisposable
     /// <summary>A PB client of the node at <paramref name="ws"/>, and its copy of the room.</summary>
     public static async Task<(PbClient Client, RemoteReference Root, RoomCopy Copy)> ObserveAsync(Uri ws)
     {
-        var options = new BrokerOptions { Jelly = new JellyOptions { Types = new JellyTypeRegistry().Add<RoomCopy>(Room.Tag) } };
-        PbClient client = await PbClient.ConnectWebSocketAsync(ws, options);
+        PbClient client = await PbClient.ConnectWebSocketAsync(ws, ClientOptions());
         RemoteReference root = await client.GetRootObjectAsync();
         return (client, root, await root.CallRemoteAsync<RoomCopy>("room"));
     }

@@ -121,6 +121,35 @@ public sealed class ReplicationTests(RedisServer redis)
     }
 
     [Fact]
+    public async Task Each_perspective_gets_its_own_view_filtered_on_its_node_from_the_one_replicated_state()
+    {
+        string prefix = Prefix();
+        await using Node a = await Node.StartAsync(redis, prefix);
+        await using Node b = await Node.StartAsync(redis, prefix);
+        await a.Room.PostAsync("secret before");
+        // each user on a connection of their own (a connection holds one copy of a Cacheable, as in Twisted)
+        async Task<RoomCopy> WatchAsync(string name)
+        {
+            RemoteReference root = await b.ConnectAsync();
+            return await (await root.CallRemoteAsync<RemoteReference>("watch", name)).CallRemoteAsync<RoomCopy>("room");
+        }
+        RoomCopy quiet = await WatchAsync("quiet"), everyone = await WatchAsync("everyone");
+        Assert.Empty(quiet.Read().Messages);
+        Assert.Equal(["secret before"], everyone.Read().Messages);
+
+        await a.Room.PostAsync("hello");
+        await a.Room.PostAsync("secret plan");
+        await a.Room.PostAsync("bye");
+
+        await EventuallyAsync(() => everyone.Read().Sequence == 4 && quiet.Read().Sequence == 4, () => $"{everyone.Read().Sequence} {quiet.Read().Sequence}");
+        Assert.Equal(["secret before", "hello", "secret plan", "bye"], everyone.Read().Messages);
+        Assert.Equal(["hello", "bye"], quiet.Read().Messages); // the same replica, filtered for this perspective
+        Assert.Empty(everyone.Violations);
+        Assert.Equal(["got 4 after 2"], quiet.Violations); // a filtered view skips the numbers of what it does not see
+        Assert.Equal(4, b.Room.Read().State.Messages.Count);
+    }
+
+    [Fact]
     public async Task Compare_and_set_admits_exactly_as_many_as_the_limit_across_nodes()
     {
         string prefix = Prefix();

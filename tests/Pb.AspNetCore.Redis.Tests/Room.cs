@@ -58,10 +58,15 @@ public sealed class Room(RedisReplication replication, string name) : Replicated
         _ => throw new PbException($"Unknown change {change}."),
     };
 
-    protected override object? GetState(RoomState state, object? perspective) =>
-        new PbDictionary { ["messages"] = state.Messages.Cast<object?>().ToList(), ["counter"] = state.Counter, ["sequence"] = Sequence };
+    // A view per perspective, filtered on each node from the one replicated state: a "quiet" watcher never sees posts
+    // that start with "secret", neither in its state nor as changes.
+    private static bool Hidden(object? perspective, string text) => perspective is Watcher { Name: "quiet" } && text.StartsWith("secret", StringComparison.Ordinal);
 
-    protected override object?[]? ObserverArgs(object? perspective, long sequence, string change, IReadOnlyList<object?> args) => [sequence, .. args];
+    protected override object? GetState(RoomState state, object? perspective) =>
+        new PbDictionary { ["messages"] = state.Messages.Where(m => !Hidden(perspective, m)).Cast<object?>().ToList(), ["counter"] = state.Counter, ["sequence"] = Sequence };
+
+    protected override object?[]? ObserverArgs(object? perspective, long sequence, string change, IReadOnlyList<object?> args) =>
+        change == "post" && Hidden(perspective, (string)args[0]!) ? null : [sequence, .. args];
 }
 
 /// <summary>A peer's copy of a room: applies the changes as they come and records any sequence number out of order.</summary>
@@ -115,10 +120,20 @@ public sealed class RoomCopy : RemoteCache
     }
 }
 
+/// <summary>An avatar watching the room: the room it hands out is observed with this watcher as the perspective.</summary>
+public sealed class Watcher(Room room, string name) : Avatar
+{
+    public string Name { get; } = name;
+
+    [Remote("room")] public Room GetRoom() => room;
+}
+
 /// <summary>What a PB client of a node sees: the room (a Cacheable) and a post that goes through the node.</summary>
 public sealed class TestRoot(Room room) : Referenceable
 {
     [Remote("room")] public Room GetRoom() => room;
+
+    [Remote("watch")] public Watcher Watch(string name) => new(room, name);
 
     [Remote("post")] public Task<long> Post(string text) => room.PostAsync(text);
 
