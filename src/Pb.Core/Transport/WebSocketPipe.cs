@@ -17,7 +17,7 @@ public sealed class WebSocketPipe : IDuplexPipe, IClosingPipe, IAsyncDisposable
     public const string BananaSubProtocol = "pb.banana";
 
     private readonly WebSocket _socket;
-    private readonly Pipe _incoming = new(new PipeOptions(SegmentPool.Instance, readerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
+    private readonly Pipe _incoming = new(new PipeOptions(SegmentPool.Instance, pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
     private readonly Pipe _outgoing = new(new PipeOptions(SegmentPool.Instance, pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _receiving;
