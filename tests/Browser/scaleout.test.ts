@@ -1,49 +1,26 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../Pb.Js.Client.Tests/functionalServer.js";
+import { Browsers, signIn as signInAt } from "./chromium.js";
 import { startDemo, type DemoServer } from "./demoServer.js";
 
 /**
  * The demo scaled out, in real Chromium: two demo nodes started as `./build.sh demo-scaleout` starts them (each with
  * `--Redis=`, one Redis of the test's own), alice's browser on node A and bob's on node B, in the same room.
  */
-const CHROMIUM = "/usr/bin/chromium";
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync"];
 const ARTIFACTS = fileURLToPath(new URL("../../artifacts/webdemo/", import.meta.url));
 
 let redis: ChildProcess;
 const nodes: DemoServer[] = [];
-const profiles: string[] = [];
-const contexts: BrowserContext[] = [];
+const browsers = new Browsers();
 let alice: Page;
 let bob: Page;
-const pageErrors: string[] = [];
-
-async function browser(): Promise<Page> {
-  const profile = mkdtempSync(join(tmpdir(), "pb-scaleout-profile-"));
-  profiles.push(profile);
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1100, height: 760 },
-  });
-  contexts.push(context);
-  const page = context.pages()[0] ?? await context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  return page;
-}
-
-async function signIn(page: Page, node: DemoServer, user: string, password: string): Promise<void> {
-  await page.goto(node.http);
-  await page.getByLabel("User name").fill(user);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
+const signIn = (page: Page, node: DemoServer, user: string, password: string): Promise<void> => signInAt(page, node.http, user, password);
 
 async function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -67,21 +44,16 @@ beforeAll(async () => {
   const shared = [`--Redis=127.0.0.1:${port}`, `--Demo:RedisPrefix=browser${port}`];
   nodes.push(await startDemo(join(ARTIFACTS, "scaleout-node-a.log"), shared));
   nodes.push(await startDemo(join(ARTIFACTS, "scaleout-node-b.log"), shared));
-  alice = await browser();
-  bob = await browser();
+  alice = await browsers.open();
+  bob = await browsers.open();
 }, 120_000);
 
 afterAll(async () => {
-  for (const context of contexts) {
-    await context.close();
-  }
+  await browsers.close();
   for (const node of nodes) {
     await node.stop();
   }
   redis?.kill();
-  for (const profile of profiles) {
-    rmSync(profile, { recursive: true, force: true });
-  }
 });
 
 describe("the demo on two nodes sharing rooms through Redis, in Chromium", () => {
@@ -118,6 +90,6 @@ describe("the demo on two nodes sharing rooms through Redis, in Chromium", () =>
     await bob.getByRole("button", { name: "Cancel" }).click();
     await alice.screenshot({ path: join(ARTIFACTS, "scaleout-node-a.png") });
     await bob.screenshot({ path: join(ARTIFACTS, "scaleout-node-b.png") });
-    expect(pageErrors).toEqual([]);
+    expect(browsers.pageErrors).toEqual([]);
   }, 60_000);
 });

@@ -1,48 +1,26 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Browsers, signIn as signInAt } from "./chromium.js";
 import { DEMO_DIR, startDemo, type DemoServer } from "./demoServer.js";
 
 /**
  * samples/WebDemo in real Chromium (Debian's, driven by playwright-core): alice and bob in two browsers with their own
  * profiles (own cookies), a third that never signs in, a Twisted client over TCP, and a server restart.
  */
-const CHROMIUM = "/usr/bin/chromium";
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync"];
 const ARTIFACTS = fileURLToPath(new URL("../../artifacts/webdemo/", import.meta.url));
 const run = promisify(execFile);
 
 let server: DemoServer;
-const profiles: string[] = [];
-const contexts: BrowserContext[] = [];
+const browsers = new Browsers();
 let alice: Page;
 let bob: Page;
-const pageErrors: string[] = [];
-
-async function browser(): Promise<Page> {
-  const profile = mkdtempSync(join(tmpdir(), "pb-webdemo-profile-"));
-  profiles.push(profile);
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1100, height: 760 },
-  });
-  contexts.push(context);
-  const page = context.pages()[0] ?? await context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  return page;
-}
-
-async function signIn(page: Page, user: string, password: string): Promise<void> {
-  await page.goto(server.http);
-  await page.getByLabel("User name").fill(user);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
+const browser = (): Promise<Page> => browsers.open();
+const signIn = (page: Page, user: string, password: string): Promise<void> => signInAt(page, server.http, user, password);
 
 const status = (page: Page) => page.locator("#status");
 const messages = (page: Page) => page.locator("#messages li");
@@ -61,13 +39,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const context of contexts) {
-    await context.close();
-  }
+  await browsers.close();
   await server?.stop();
-  for (const profile of profiles) {
-    rmSync(profile, { recursive: true, force: true });
-  }
 });
 
 describe("the live rooms demo in Chromium", () => {
@@ -161,6 +134,6 @@ describe("the live rooms demo in Chromium", () => {
     await post(bob, "Back after the restart");
     await alice.locator("#messages li", { hasText: "Back after the restart" }).waitFor();
     await expect.poll(() => alice.locator("#members li").allTextContents()).toEqual(["alice (you)", "bob Poke"]);
-    expect(pageErrors).toEqual([]);
+    expect(browsers.pageErrors).toEqual([]);
   }, 90_000);
 });
