@@ -187,6 +187,10 @@ internal sealed class Replica : IAsyncDisposable
 
     private void OnMessage(ChannelMessage message)
     {
+        if (Volatile.Read(ref _disposed) == 1)
+        {
+            return; // a message the subscription delivered while this replica was being disposed
+        }
         if (!RedisProtocol.TryReadMessage(message.Message, out Change change))
         {
             RedisReplicationLog.Malformed(_logger, Name);
@@ -618,6 +622,7 @@ internal sealed class Replica : IAsyncDisposable
         }
         await _loop.ConfigureAwait(false);
         _stop.Dispose();
-        _turn.Dispose();
+        // _turn is not disposed: a callback already past the check above may still take it (a SemaphoreSlim that never
+        // handed out its wait handle holds nothing to release)
     }
 }
