@@ -177,7 +177,16 @@ public abstract class ReplicatedCacheable<TState> : LiveCacheable, IReplicaOwner
         }
         if (push && ObserverCount > 0)
         {
-            Broadcast(ObserverMethod(change), perspective => ObserverArgs(perspective, sequence, change, args));
+            try
+            {
+                Broadcast(ObserverMethod(change), perspective => ObserverArgs(perspective, sequence, change, args));
+            }
+            catch (Exception)
+            {
+                // The change is applied: a failing ObserverArgs or ObserverMethod must not keep the sequence number from
+                // moving on (the change would be applied again). Its caller still succeeds; the pushes it missed are lost
+                // for this node's observers until their next resync.
+            }
         }
         return null;
     }

@@ -165,9 +165,10 @@ internal sealed class Replica : IAsyncDisposable
                         break;
                 }
             }
-            catch (Exception e) when (e is RedisException or TimeoutException or JellyException or Banana.BananaException or InvalidDataException)
+            catch (Exception e) when (e is not OperationCanceledException || !_stop.IsCancellationRequested)
             {
-                // Redis is unreachable (or answered nonsense): serve the last state; the periodic check tries again.
+                // Redis is unreachable (or answered nonsense), or something else failed: one item never ends the loop;
+                // it serves the last state, and the periodic check tries again.
                 RedisReplicationLog.RedisUnavailable(_logger, Name, Sequence, e);
             }
         }
@@ -218,8 +219,9 @@ internal sealed class Replica : IAsyncDisposable
                     }
                 }
             }
-            catch (Exception e) when (e is JellyException or Banana.BananaException or InvalidDataException)
+            catch (Exception)
             {
+                // nothing escapes into StackExchange.Redis's callback (it would swallow it, and the message with it)
                 RedisReplicationLog.Malformed(_logger, Name);
                 done = true;
                 RequestCatchUp(); // the log has it as Redis sequenced it
@@ -385,6 +387,7 @@ internal sealed class Replica : IAsyncDisposable
                 if (error is not null)
                 {
                     RedisReplicationLog.ApplyFailed(_logger, Name, change.Sequence, change.Name, error);
+                    RememberError(change.Sequence, error);
                 }
                 sequence = change.Sequence;
                 if (_waiters.Remove(sequence, out TaskCompletionSource<Exception?>? waiter))
@@ -418,6 +421,16 @@ internal sealed class Replica : IAsyncDisposable
             RedisReplicationLog.Loaded(_logger, Name, Sequence, epoch);
         }
         _ready.TrySetResult();
+    }
+
+    /// <summary>Keeps what Apply threw for a change (the last 64), for its submitter. Under the owner's SyncRoot.</summary>
+    private void RememberError(long sequence, Exception error)
+    {
+        _recentErrors.Enqueue((sequence, error));
+        if (_recentErrors.Count > 64)
+        {
+            _recentErrors.Dequeue();
+        }
     }
 
     private Task<RedisResult[]> LoadAsync(IDatabase db) =>
@@ -476,20 +489,16 @@ internal sealed class Replica : IAsyncDisposable
             error = _owner.ApplyChange(change.Sequence, change.Name, args, push);
             Volatile.Write(ref _sequence, change.Sequence);
             _waiters.Remove(change.Sequence, out waiter);
+            if (error is not null)
+            {
+                RememberError(change.Sequence, error); // in the same lock: a submitter that looks after the fact sees it
+            }
         }
         _metrics.Applied.Add(1);
         _metrics.Lag.Record(Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - change.SubmittedUnixMs) / 1000.0);
         if (error is not null)
         {
             RedisReplicationLog.ApplyFailed(_logger, Name, change.Sequence, change.Name, error);
-            lock (_owner.SyncRoot)
-            {
-                _recentErrors.Enqueue((change.Sequence, error));
-                if (_recentErrors.Count > 64)
-                {
-                    _recentErrors.Dequeue();
-                }
-            }
         }
         waiter?.TrySetResult(error);
     }
