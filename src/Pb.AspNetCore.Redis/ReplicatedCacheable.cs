@@ -105,7 +105,8 @@ public abstract class ReplicatedCacheable<TState> : LiveCacheable, IReplicaOwner
     /// The arguments observer <paramref name="perspective"/> gets for a change, or null to skip it (a view filtered per
     /// perspective). Default: the change's own arguments. Runs under <c>SyncRoot</c>.
     /// </summary>
-    protected virtual object?[]? ObserverArgs(object? perspective, long sequence, string change, IReadOnlyList<object?> args) => [.. args];
+    protected virtual object?[]? ObserverArgs(object? perspective, long sequence, string change, IReadOnlyList<object?> args) =>
+        args as object?[] ?? [.. args]; // the decoded array itself, shared by every observer (a push only reads it)
 
     /// <summary>The observer method a change is pushed as (<c>observe_&lt;method&gt;</c> on the peers' copies). Default: the change's own name.</summary>
     protected virtual string ObserverMethod(string change) => change;

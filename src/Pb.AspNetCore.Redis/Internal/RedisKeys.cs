@@ -1,3 +1,4 @@
+using System.Buffers;
 using StackExchange.Redis;
 
 namespace Pb.Redis;
@@ -15,6 +16,9 @@ namespace Pb.Redis;
 /// </summary>
 internal sealed class RedisKeys
 {
+    // checked for every change's name: one vectorized scan, no delegate per character
+    private static readonly SearchValues<char> s_allowed = SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:");
+
     public RedisKeys(string prefix, string name)
     {
         CheckName(name, "name");
@@ -36,7 +40,7 @@ internal sealed class RedisKeys
     public static void CheckName(string value, string what)
     {
         ArgumentException.ThrowIfNullOrEmpty(value, what);
-        if (value.Length > 200 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':'))
+        if (value.Length > 200 || value.AsSpan().ContainsAnyExcept(s_allowed))
         {
             throw new ArgumentException($"{what} '{(value.Length > 200 ? value[..200] + "..." : value)}' must be 1 to 200 letters, digits or -_.: characters.", what);
         }

@@ -29,12 +29,25 @@ internal static class RedisProtocol
         {
             return false;
         }
-        string[] parts = Encoding.ASCII.GetString(bytes, 0, newline).Split(' ');
-        if (parts.Length != 4 || !long.TryParse(parts[1], out long sequence) || !long.TryParse(parts[2], out long submitted))
+        // epoch ' ' seq ' ' submitted ' ' change, read in place (only the epoch and the change name become strings)
+        ReadOnlySpan<byte> header = bytes.AsSpan(0, newline);
+        int first = header.IndexOf((byte)' ');
+        ReadOnlySpan<byte> rest = first < 0 ? default : header[(first + 1)..];
+        if (first <= 0 || !Utf8Parser.TryParse(rest, out long sequence, out int used) || used >= rest.Length || rest[used] != (byte)' ')
         {
             return false;
         }
-        change = new Change(parts[0], sequence, parts[3], bytes.AsMemory(newline + 1), submitted);
+        rest = rest[(used + 1)..];
+        if (!Utf8Parser.TryParse(rest, out long submitted, out used) || used >= rest.Length - 1 || rest[used] != (byte)' ')
+        {
+            return false;
+        }
+        ReadOnlySpan<byte> name = rest[(used + 1)..];
+        if (name.Contains((byte)' '))
+        {
+            return false;
+        }
+        change = new Change(Encoding.ASCII.GetString(header[..first]), sequence, Encoding.ASCII.GetString(name), bytes.AsMemory(newline + 1), submitted);
         return true;
     }
 

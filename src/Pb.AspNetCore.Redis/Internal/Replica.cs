@@ -433,9 +433,8 @@ internal sealed class Replica : IAsyncDisposable
         }
     }
 
-    private Task<RedisResult[]> LoadAsync(IDatabase db) =>
-        db.ScriptEvaluateAsync(RedisScripts.Load, [_keys.Epoch, _keys.Sequence, _keys.Snapshot])
-            .ContinueWith(static t => (RedisResult[])t.Result!, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    private async Task<RedisResult[]> LoadAsync(IDatabase db) =>
+        (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Load, [_keys.Epoch, _keys.Sequence, _keys.Snapshot]).ConfigureAwait(false))!;
 
     /// <summary>Starts the object's history from this node's state (the first node to ask wins); answers the epoch that holds.</summary>
     private async Task<string> SeedAsync(IDatabase db, bool adopt = true)
