@@ -15,11 +15,10 @@ namespace Pb.Redis;
 /// </summary>
 public sealed class RedisReplication : IHostedService, IAsyncDisposable
 {
-    private readonly TaskCompletionSource<IConnectionMultiplexer> _connection = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
     private readonly List<Replica> _replicas = [];
     private readonly CancellationTokenSource _stop = new();
-    private int _connecting;
+    private Task<IConnectionMultiplexer>? _connection; // under _lock; a failed attempt is replaced by the next caller's
     private Task _ticks = Task.CompletedTask;
 
     /// <summary>Creates the service (the DI container does: <c>AddRedis</c>).</summary>
@@ -44,48 +43,51 @@ public sealed class RedisReplication : IHostedService, IAsyncDisposable
     /// <summary>Connects (in the background: the app starts while Redis is down) and starts the periodic check.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        Connect();
+        _ = Connect();
         return Task.CompletedTask;
     }
 
     /// <summary>Stops every replica and closes the connection.</summary>
     public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
 
-    internal Task<IConnectionMultiplexer> ConnectionAsync(CancellationToken cancellationToken)
+    internal Task<IConnectionMultiplexer> ConnectionAsync(CancellationToken cancellationToken) => Connect().WaitAsync(cancellationToken);
+
+    private Task<IConnectionMultiplexer> Connect()
     {
-        Connect();
-        return _connection.Task.WaitAsync(cancellationToken);
+        lock (_lock)
+        {
+            if (_connection is null || _connection.IsFaulted)
+            {
+                _connection = ConnectAsync(); // AbortOnConnectFail=false: it fails only on what a retry may mend (e.g. DNS)
+            }
+            return _connection;
+        }
     }
 
-    private void Connect()
+    private async Task<IConnectionMultiplexer> ConnectAsync()
     {
-        if (Interlocked.Exchange(ref _connecting, 1) == 1)
-        {
-            return;
-        }
+        ObjectDisposedException.ThrowIf(_stop.IsCancellationRequested, this);
         ConfigurationOptions configuration = Options.Configuration.Clone();
         configuration.AbortOnConnectFail = false;
         configuration.BacklogPolicy = BacklogPolicy.FailFast;
         configuration.ClientName ??= "pb-replication";
-        _ = Task.Run(async () =>
+        ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        lock (_lock)
         {
-            try
+            if (!_stop.IsCancellationRequested)
             {
-                ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
                 redis.ConnectionFailed += (_, e) => RedisReplicationLog.ConnectionFailed(Logger, e.ConnectionType.ToString(), e.FailureType.ToString());
                 redis.ConnectionRestored += (_, e) =>
                 {
                     RedisReplicationLog.ConnectionRestored(Logger, e.ConnectionType.ToString());
                     CatchUpAll();
                 };
-                _connection.TrySetResult(redis);
                 _ticks = TickAsync(_stop.Token);
+                return redis;
             }
-            catch (Exception e)
-            {
-                _connection.TrySetException(e);
-            }
-        });
+        }
+        await redis.DisposeAsync().ConfigureAwait(false); // connected while the service was being stopped
+        throw new ObjectDisposedException(nameof(RedisReplication));
     }
 
     private async Task TickAsync(CancellationToken stop)
@@ -139,11 +141,16 @@ public sealed class RedisReplication : IHostedService, IAsyncDisposable
     /// <summary>Stops every replica and closes the connection.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_stop.IsCancellationRequested)
+        Task<IConnectionMultiplexer>? connection;
+        lock (_lock)
         {
-            return;
+            if (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            _stop.Cancel(); // under the lock: a connection that completes from now on is closed by ConnectAsync
+            connection = _connection;
         }
-        await _stop.CancelAsync().ConfigureAwait(false);
         Replica[] replicas;
         lock (_lock)
         {
@@ -151,17 +158,20 @@ public sealed class RedisReplication : IHostedService, IAsyncDisposable
         }
         foreach (Replica replica in replicas)
         {
-            await replica.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                await replica.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                RedisReplicationLog.StopFailed(Logger, replica.Name, e); // the others still stop
+            }
         }
         await _ticks.ConfigureAwait(false);
-        if (_connection.Task.IsCompletedSuccessfully)
+        if (connection is { IsCompletedSuccessfully: true })
         {
-            await _connection.Task.Result.CloseAsync().ConfigureAwait(false);
-            _connection.Task.Result.Dispose();
-        }
-        else
-        {
-            _connection.TrySetCanceled();
+            await connection.Result.CloseAsync().ConfigureAwait(false);
+            await connection.Result.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

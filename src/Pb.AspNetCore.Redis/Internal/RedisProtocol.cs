@@ -51,53 +51,71 @@ internal static class RedisProtocol
         return true;
     }
 
-    /// <summary>Reads a log entry (id <c>seq-0</c>, fields c, a, t); false for anything malformed.</summary>
-    public static bool TryReadEntry(StreamEntry entry, string epoch, out Change change)
+    /// <summary>
+    /// Reads a log entry as a script's XRANGE answers it (<c>[id, [field, value, ...]]</c>, id <c>seq-0</c>, fields c, a,
+    /// t); false for anything malformed.
+    /// </summary>
+    public static bool TryReadEntry(RedisResult entry, string epoch, out Change change)
     {
         change = default;
-        string? id = entry.Id;
-        int dash = id?.IndexOf('-') ?? -1;
-        if (dash <= 0 || !long.TryParse(id.AsSpan(0, dash), out long sequence))
+        if (entry.Resp2Type != ResultType.Array || entry.Length != 2 || entry[1].Resp2Type != ResultType.Array)
         {
             return false;
         }
-        string? name = entry["c"];
-        byte[]? arguments = entry["a"];
-        if (name is null || arguments is null || !long.TryParse((string?)entry["t"], out long submitted))
+        long sequence = SequenceOf((string?)entry[0]);
+        RedisResult fields = entry[1];
+        string? name = null, submitted = null;
+        byte[]? arguments = null;
+        for (int i = 0; i + 1 < fields.Length; i += 2)
+        {
+            switch ((string?)fields[i])
+            {
+                case "c":
+                    name = (string?)fields[i + 1];
+                    break;
+                case "a":
+                    arguments = (byte[]?)fields[i + 1];
+                    break;
+                case "t":
+                    submitted = (string?)fields[i + 1];
+                    break;
+            }
+        }
+        if (sequence < 0 || name is null || arguments is null || !long.TryParse(submitted, out long submittedUnixMs))
         {
             return false;
         }
-        change = new Change(epoch, sequence, name, arguments, submitted);
+        change = new Change(epoch, sequence, name, arguments, submittedUnixMs);
         return true;
     }
 
     /// <summary>The sequence number of a log entry id (<c>seq-0</c>), or -1.</summary>
-    public static long SequenceOf(RedisValue id)
+    public static long SequenceOf(string? id)
     {
-        string? text = id;
-        int dash = text?.IndexOf('-') ?? -1;
-        return dash > 0 && long.TryParse(text.AsSpan(0, dash), out long sequence) ? sequence : -1;
+        int dash = id?.IndexOf('-') ?? -1;
+        return dash > 0 && long.TryParse(id.AsSpan(0, dash), out long sequence) ? sequence : -1;
     }
-
-    /// <summary>A log entry id for range queries: <c>seq-0</c>.</summary>
-    public static RedisValue EntryId(long sequence) => $"{sequence}-0";
 }
 
-/// <summary>The Lua scripts that make every step on one object atomic (each touches only that object's keys).</summary>
+/// <summary>
+/// The Lua scripts that make every step on one object atomic (each touches only that object's keys). The snapshot is a
+/// hash: s (its sequence number), v (the jellied state), e (its epoch), i ("1" while it is the initial state that a node
+/// which never loaded the object seeded, "0" otherwise).
+/// </summary>
 internal static class RedisScripts
 {
     /// <summary>
     /// Sequences one change: KEYS epoch, seq, log; ARGV change, arguments, submittedUnixMs, logLength, expectedSeq (-1:
-    /// any), channel. Answers {epoch, seq}; {"", -2} when the object has no epoch (Redis lost its data: seed first);
-    /// {epoch, -1, seq} when expectedSeq is not the last sequence number (compare-and-set refused). The log entry is
-    /// written first, so a failure leaves the sequence untouched.
+    /// any), channel, expectedEpoch ("": any). Answers {epoch, seq}; {"", -2} when the object has no epoch (Redis lost
+    /// its data: seed first); {epoch, -1, seq} when expectedSeq is not the last sequence number or expectedEpoch not the
+    /// epoch (compare-and-set refused). The log entry is written first, so a failure leaves the sequence untouched.
     /// </summary>
     public const string Submit = """
         local epoch = redis.call('GET', KEYS[1])
         if not epoch then return {'', -2} end
         local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
         local expected = tonumber(ARGV[5])
-        if expected >= 0 and seq ~= expected then return {epoch, -1, seq} end
+        if expected >= 0 and (seq ~= expected or (ARGV[7] ~= '' and ARGV[7] ~= epoch)) then return {epoch, -1, seq} end
         seq = seq + 1
         redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], seq .. '-0', 'c', ARGV[1], 'a', ARGV[2], 't', ARGV[3])
         redis.call('SET', KEYS[2], seq)
@@ -107,14 +125,21 @@ internal static class RedisScripts
 
     /// <summary>
     /// Starts an object's history when it has none (a new object, or Redis restarted without its data): KEYS epoch,
-    /// seq, log, snap; ARGV newEpoch, seq, state. The first node to ask wins; every node gets the epoch that holds.
+    /// seq, log, snap; ARGV newEpoch, seq, state, initial ("1": the initial state of a node that never loaded the
+    /// object). The first node to ask wins, except that a node with loaded state replaces a history that is still only
+    /// an initial state seeded by a node that never loaded (no change since): after Redis lost its data, a node that
+    /// starts then must not erase the state the running nodes still hold. Every node gets the epoch that holds.
     /// </summary>
     public const string Seed = """
         local epoch = redis.call('GET', KEYS[1])
-        if epoch then return epoch end
+        if epoch then
+            if ARGV[4] ~= '0' then return epoch end
+            local snap = redis.call('HMGET', KEYS[4], 's', 'i')
+            if snap[2] ~= '1' or (redis.call('GET', KEYS[2]) or '0') ~= snap[1] then return epoch end
+        end
         redis.call('DEL', KEYS[3])
         redis.call('SET', KEYS[2], ARGV[2])
-        redis.call('HSET', KEYS[4], 's', ARGV[2], 'v', ARGV[3], 'e', ARGV[1])
+        redis.call('HSET', KEYS[4], 's', ARGV[2], 'v', ARGV[3], 'e', ARGV[1], 'i', ARGV[4])
         redis.call('SET', KEYS[1], ARGV[1])
         return ARGV[1]
         """;
@@ -127,20 +152,37 @@ internal static class RedisScripts
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
         local current = tonumber(redis.call('HGET', KEYS[2], 's') or '-1')
         if tonumber(ARGV[2]) <= current then return 0 end
-        redis.call('HSET', KEYS[2], 's', ARGV[2], 'v', ARGV[3], 'e', ARGV[1])
+        redis.call('HSET', KEYS[2], 's', ARGV[2], 'v', ARGV[3], 'e', ARGV[1], 'i', '0')
         return 1
         """;
 
-    /// <summary>The epoch, the last sequence number and the snapshot, read together: KEYS epoch, seq, snap. Answers {epoch|false, seq, snapSeq, snapState}.</summary>
+    /// <summary>
+    /// The epoch, the last sequence number, the snapshot and the first log entries after it, read together: KEYS epoch,
+    /// seq, snap, log; ARGV count. Answers {epoch|false, seq, snapSeq, snapState, entries}.
+    /// </summary>
     public const string Load = """
         local epoch = redis.call('GET', KEYS[1])
         local seq = redis.call('GET', KEYS[2]) or '0'
         local snap = redis.call('HMGET', KEYS[3], 's', 'v')
-        return {epoch, seq, snap[1], snap[2]}
+        local entries = {}
+        if epoch and snap[1] then
+            entries = redis.call('XRANGE', KEYS[4], (tonumber(snap[1]) + 1) .. '-0', '+', 'COUNT', ARGV[1])
+        end
+        return {epoch, seq, snap[1], snap[2], entries}
         """;
 
-    /// <summary>The epoch and last sequence number: KEYS epoch, seq.</summary>
+    /// <summary>Log entries from a sequence number with the epoch they belong to, read together: KEYS epoch, log; ARGV from, count. Answers {epoch|false, entries}.</summary>
+    public const string Range = """
+        return {redis.call('GET', KEYS[1]), redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])}
+        """;
+
+    /// <summary>
+    /// The epoch, the last sequence number, and whether the history is still only an initial state seeded by a node
+    /// that never loaded (see <see cref="Seed"/>): KEYS epoch, seq, snap. Answers {epoch|false, seq, replaceable (0|1)}.
+    /// </summary>
     public const string Head = """
-        return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]) or '0'}
+        local seq = redis.call('GET', KEYS[2]) or '0'
+        local snap = redis.call('HMGET', KEYS[3], 's', 'i')
+        return {redis.call('GET', KEYS[1]), seq, (snap[2] == '1' and snap[1] == seq) and 1 or 0}
         """;
 }

@@ -19,7 +19,7 @@ internal static partial class RedisReplicationLog
     [LoggerMessage(5, LogLevel.Error, "Replica {Name}: change {Sequence} ({Change}) failed to apply on every node alike and was skipped.")]
     public static partial void ApplyFailed(ILogger logger, string name, long sequence, string change, Exception exception);
 
-    [LoggerMessage(6, LogLevel.Error, "Replica {Name}: changes {From} to {To} are gone from the log and from every snapshot; the replica continues from the snapshot at {To}.")]
+    [LoggerMessage(6, LogLevel.Error, "Replica {Name}: changes {From} to {To} are gone from the log and from every snapshot; the replica continues after them.")]
     public static partial void ChangesLost(ILogger logger, string name, long from, long to);
 
     [LoggerMessage(7, LogLevel.Warning, "Replica {Name} started a new history at sequence {Sequence} (epoch {Epoch}): Redis had none.")]
@@ -36,4 +36,13 @@ internal static partial class RedisReplicationLog
 
     [LoggerMessage(11, LogLevel.Information, "Connection to Redis {Kind} restored; replicas catch up.")]
     public static partial void ConnectionRestored(ILogger logger, string kind);
+
+    [LoggerMessage(12, LogLevel.Error, "Replica {Name} wrote no snapshot at sequence {Sequence}: the state is {Size} bytes, more than RedisReplicationOptions.MaxSnapshotSize ({Limit}); a node that starts late cannot load it.")]
+    public static partial void SnapshotTooLarge(ILogger logger, string name, long sequence, int size, int limit);
+
+    [LoggerMessage(13, LogLevel.Warning, "Replica {Name} put its state at sequence {Sequence} back into Redis (epoch {Epoch}), replacing an initial state that a node which never loaded the object had seeded.")]
+    public static partial void Reseeded(ILogger logger, string name, long sequence, string epoch);
+
+    [LoggerMessage(14, LogLevel.Error, "Replica {Name} failed to stop cleanly.")]
+    public static partial void StopFailed(ILogger logger, string name, Exception exception);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Pb.Jelly;
@@ -43,8 +44,11 @@ internal sealed class Replica : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ReplicationMetrics _metrics;
     private readonly Channel<Work> _work;
-    private readonly Dictionary<long, TaskCompletionSource<Exception?>> _waiters = [];
-    private readonly Queue<(long Sequence, Exception Error)> _recentErrors = new(); // for a submitter that asks after the fact
+    private const int PageSize = 1000; // log entries per read
+
+    // Keyed by epoch and sequence number: after Redis lost its data a new history may reuse the numbers.
+    private readonly Dictionary<(string Epoch, long Sequence), TaskCompletionSource<Exception?>> _waiters = [];
+    private readonly Queue<(string Epoch, long Sequence, Exception Error)> _recentErrors = new(); // for a submitter that asks after the fact
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _turn = new(1, 1); // held by whoever applies: the loop, or a message applied where it arrives
@@ -96,29 +100,34 @@ internal sealed class Replica : IAsyncDisposable
     {
         CancellationToken stop = _stop.Token;
         _work.Writer.TryWrite(new Work(Kind.Load, default)); // before any message: subscribe first, then load, then drain
-        IConnectionMultiplexer redis;
-        try
+        IConnectionMultiplexer? redis = null;
+        while (_subscription is null)
         {
-            redis = await _replication.ConnectionAsync(stop).ConfigureAwait(false);
-            while (_subscription is null)
+            try
             {
+                redis ??= await _replication.ConnectionAsync(stop).ConfigureAwait(false);
+                ChannelMessageQueue subscription = await redis.GetSubscriber().SubscribeAsync(_keys.Channel).ConfigureAwait(false);
+                subscription.OnMessage(OnMessage);
+                _subscription = subscription; // DisposeAsync unsubscribes it once this loop ended
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                RedisReplicationLog.RedisUnavailable(_logger, Name, Sequence, e);
                 try
                 {
-                    _subscription = await redis.GetSubscriber().SubscribeAsync(_keys.Channel).ConfigureAwait(false);
-                    _subscription.OnMessage(OnMessage);
-                }
-                catch (Exception e) when (e is RedisException or TimeoutException)
-                {
-                    RedisReplicationLog.RedisUnavailable(_logger, Name, Sequence, e);
                     await Task.Delay(_options.CatchUpInterval, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
                 }
             }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            return;
-        }
-        IDatabase db = redis.GetDatabase();
+        IDatabase db = redis!.GetDatabase();
         while (await WaitToReadAsync(stop).ConfigureAwait(false))
         {
             try
@@ -142,7 +151,7 @@ internal sealed class Replica : IAsyncDisposable
 
     private async Task DrainAsync(IDatabase db)
     {
-        while (_work.Reader.TryRead(out Work work))
+        while (!_stop.IsCancellationRequested && _work.Reader.TryRead(out Work work))
         {
             try
             {
@@ -250,7 +259,9 @@ internal sealed class Replica : IAsyncDisposable
         }
         if (change.Epoch != _epoch)
         {
-            await ResyncAsync(db, "the object's epoch changed (Redis lost its data and the history started again)").ConfigureAwait(false);
+            // A message of another history: a late one of the history before ours, or the first of a new one. Redis's
+            // head says which (a resync only when the history did change).
+            await CatchUpAsync(db).ConfigureAwait(false);
             return;
         }
         if (change.Sequence <= _sequence)
@@ -280,10 +291,12 @@ internal sealed class Replica : IAsyncDisposable
             await ResyncAsync(db, "start").ConfigureAwait(false);
             return;
         }
-        var head = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Head, [_keys.Epoch, _keys.Sequence]).ConfigureAwait(false))!;
+        var head = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Head, [_keys.Epoch, _keys.Sequence, _keys.Snapshot]).ConfigureAwait(false))!;
         string? epoch = (string?)head[0];
-        if (epoch is null)
+        if (epoch is null || (epoch != _epoch && (long)head[2] == 1))
         {
+            // Redis has no history (it lost its data), or only the initial state a node that never loaded the object
+            // seeded since: this node's state goes back in (the first loaded node to ask wins).
             epoch = await SeedAsync(db).ConfigureAwait(false);
         }
         if (epoch != _epoch)
@@ -305,21 +318,25 @@ internal sealed class Replica : IAsyncDisposable
         }
     }
 
-    /// <summary>Applies the log's changes after our sequence number, at least up to <paramref name="upTo"/>; false when the log does not reach back to them.</summary>
+    /// <summary>Applies the log's changes after our sequence number, at least up to <paramref name="upTo"/>; false when the log does not reach back to them, or belongs to another history.</summary>
     private async Task<bool> ReplayAsync(IDatabase db, long upTo)
     {
         while (_sequence < upTo)
         {
-            StreamEntry[] entries = await db.StreamRangeAsync(_keys.Log, RedisProtocol.EntryId(_sequence + 1), "+", 500).ConfigureAwait(false);
-            if (entries.Length == 0 || RedisProtocol.SequenceOf(entries[0].Id) != _sequence + 1)
+            var range = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Range, [_keys.Epoch, _keys.Log], [_sequence + 1, PageSize]).ConfigureAwait(false))!;
+            if ((string?)range[0] != _epoch || range[1].Length == 0)
             {
                 return false;
             }
-            foreach (StreamEntry entry in entries)
+            RedisResult entries = range[1];
+            for (int i = 0; i < entries.Length; i++)
             {
-                if (!RedisProtocol.TryReadEntry(entry, _epoch!, out Change change) || change.Sequence != _sequence + 1)
+                if (!RedisProtocol.TryReadEntry(entries[i], _epoch!, out Change change) || change.Sequence != _sequence + 1)
                 {
-                    RedisReplicationLog.Malformed(_logger, Name);
+                    if (i > 0 || change.Sequence == 0)
+                    {
+                        RedisReplicationLog.Malformed(_logger, Name); // the resync skips what cannot be read
+                    }
                     return false;
                 }
                 Apply(change, push: true);
@@ -334,79 +351,120 @@ internal sealed class Replica : IAsyncDisposable
     /// </summary>
     private async Task ResyncAsync(IDatabase db, string reason)
     {
-        RedisResult[] load = await LoadAsync(db).ConfigureAwait(false);
-        if (load[0].IsNull)
+        string epoch;
+        long snapshotSequence, head;
+        byte[]? snapshot;
+        List<Change> changes;
+        for (int attempt = 1; ; attempt++)
         {
-            await SeedAsync(db).ConfigureAwait(false);
-            load = await LoadAsync(db).ConfigureAwait(false);
-        }
-        string epoch = (string)load[0]!;
-        long snapshotSequence = load[2].IsNull ? 0 : (long)load[2];
-        byte[]? snapshot = load[3].IsNull ? null : (byte[]?)load[3];
-        if (snapshot is { Length: var size } && size > _options.MaxSnapshotSize)
-        {
-            throw new InvalidDataException($"The snapshot of '{Name}' is {size} bytes, more than RedisReplicationOptions.MaxSnapshotSize ({_options.MaxSnapshotSize}).");
-        }
-        // The changes after the snapshot, read before anything changes here (a trimmed log loses what it no longer has).
-        var changes = new List<Change>();
-        long next = snapshotSequence + 1;
-        for (;;)
-        {
-            StreamEntry[] entries = await db.StreamRangeAsync(_keys.Log, RedisProtocol.EntryId(next), "+", 1000).ConfigureAwait(false);
-            foreach (StreamEntry entry in entries)
+            RedisResult[] load = await LoadAsync(db).ConfigureAwait(false);
+            if (load[0].IsNull)
             {
-                if (RedisProtocol.TryReadEntry(entry, epoch, out Change change) && change.Sequence >= next)
+                await SeedAsync(db).ConfigureAwait(false);
+                load = await LoadAsync(db).ConfigureAwait(false);
+                if (load[0].IsNull)
                 {
-                    changes.Add(change);
-                    next = change.Sequence + 1;
+                    throw new RedisException($"Redis holds no history of '{Name}' right after it was seeded.");
                 }
             }
-            if (entries.Length < 1000)
+            epoch = (string)load[0]!;
+            head = (long)load[1];
+            snapshotSequence = load[2].IsNull ? 0 : (long)load[2];
+            snapshot = load[3].IsNull ? null : (byte[]?)load[3];
+            if (snapshot is { Length: var size } && size > _options.MaxSnapshotSize)
             {
-                break;
+                throw new InvalidDataException($"The snapshot of '{Name}' is {size} bytes, more than RedisReplicationOptions.MaxSnapshotSize ({_options.MaxSnapshotSize}).");
             }
+            // The changes after the snapshot, read before anything changes here (a trimmed log loses what it no longer
+            // has); the first page came with the snapshot, each further one with the epoch it belongs to.
+            changes = [];
+            long next = snapshotSequence + 1;
+            RedisResult entries = load[4];
+            bool sameHistory = true;
+            for (;;)
+            {
+                for (int i = 0; i < entries.Length; i++)
+                {
+                    if (RedisProtocol.TryReadEntry(entries[i], epoch, out Change change) && change.Sequence >= next)
+                    {
+                        changes.Add(change);
+                        next = change.Sequence + 1;
+                    }
+                }
+                if (entries.Length < PageSize)
+                {
+                    break;
+                }
+                var range = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Range, [_keys.Epoch, _keys.Log], [next, PageSize]).ConfigureAwait(false))!;
+                if ((string?)range[0] != epoch)
+                {
+                    sameHistory = false; // Redis lost its data while we read: read the new history
+                    break;
+                }
+                entries = range[1];
+            }
+            bool snapshotOlderThanLog = changes.Count > 0 && changes[0].Sequence != snapshotSequence + 1;
+            if ((sameHistory && !snapshotOlderThanLog) || attempt == 3)
+            {
+                if (!sameHistory)
+                {
+                    throw new RedisException($"The history of '{Name}' kept changing while it was loaded.");
+                }
+                break; // a snapshot older than the log's start three times running: what lies between is lost
+            }
+            // else a newer snapshot may be on its way (the log was trimmed past the one we read): read again
         }
-        var decoded = new List<(Change Change, object?[] Args)>(changes.Count);
+        var decoded = new List<(Change Change, object?[]? Args, Exception? Error)>(changes.Count);
         foreach (Change change in changes)
         {
-            decoded.Add((change, DecodeArguments(change)));
+            object?[]? args = TryDecodeArguments(change, out Exception? error);
+            decoded.Add((change, args, error));
         }
         bool wasLoaded = _loaded;
-        var failures = new List<(long, TaskCompletionSource<Exception?>, Exception?)>();
+        var settled = new List<(TaskCompletionSource<Exception?>, Exception?)>();
         lock (_owner.SyncRoot)
         {
             _owner.LoadState(snapshot);
             long sequence = snapshotSequence;
-            foreach ((Change change, object?[] args) in decoded)
+            foreach ((Change change, object?[]? args, Exception? decodeError) in decoded)
             {
                 if (change.Sequence != sequence + 1)
                 {
                     RedisReplicationLog.ChangesLost(_logger, Name, sequence + 1, change.Sequence - 1);
                 }
-                Exception? error = _owner.ApplyChange(change.Sequence, change.Name, args, push: false);
+                Exception? error = args is null ? decodeError : _owner.ApplyChange(change.Sequence, change.Name, args, push: false);
                 if (error is not null)
                 {
                     RedisReplicationLog.ApplyFailed(_logger, Name, change.Sequence, change.Name, error);
-                    RememberError(change.Sequence, error);
+                    RememberError(epoch, change.Sequence, error);
                 }
                 sequence = change.Sequence;
-                if (_waiters.Remove(sequence, out TaskCompletionSource<Exception?>? waiter))
+                if (_waiters.Remove((epoch, sequence), out TaskCompletionSource<Exception?>? waiter))
                 {
-                    failures.Add((sequence, waiter, error));
+                    settled.Add((waiter, error));
                 }
+            }
+            if (sequence < head)
+            {
+                // Redis numbered changes its log no longer holds, after the snapshot: move on past them (waiting for
+                // them would wait forever).
+                RedisReplicationLog.ChangesLost(_logger, Name, sequence + 1, head);
+                sequence = head;
             }
             _epoch = epoch;
             Volatile.Write(ref _sequence, sequence);
             _loaded = true;
             _owner.PushResync();
-            // Anything still waiting at or below the new sequence number is settled (its change is in, or is lost with the log).
-            foreach (long waiting in _waiters.Keys.Where(s => s <= sequence).ToList())
+            // Anything still waiting at or below the new sequence number is settled (its change is in, or is lost with
+            // the log); a change of an earlier history is lost with it.
+            foreach ((string Epoch, long Sequence) key in _waiters.Keys.Where(k => k.Epoch != epoch || k.Sequence <= sequence).ToList())
             {
-                _waiters.Remove(waiting, out TaskCompletionSource<Exception?>? waiter);
-                failures.Add((waiting, waiter!, null));
+                _waiters.Remove(key, out TaskCompletionSource<Exception?>? waiter);
+                settled.Add((waiter!, key.Epoch == epoch ? null
+                    : new RedisException($"Redis lost change {key.Sequence} of '{Name}' (its data was reset) before this node applied it.")));
             }
         }
-        foreach ((_, TaskCompletionSource<Exception?> waiter, Exception? error) in failures)
+        foreach ((TaskCompletionSource<Exception?> waiter, Exception? error) in settled)
         {
             waiter.TrySetResult(error);
         }
@@ -424,9 +482,9 @@ internal sealed class Replica : IAsyncDisposable
     }
 
     /// <summary>Keeps what Apply threw for a change (the last 64), for its submitter. Under the owner's SyncRoot.</summary>
-    private void RememberError(long sequence, Exception error)
+    private void RememberError(string epoch, long sequence, Exception error)
     {
-        _recentErrors.Enqueue((sequence, error));
+        _recentErrors.Enqueue((epoch, sequence, error));
         if (_recentErrors.Count > 64)
         {
             _recentErrors.Dequeue();
@@ -434,21 +492,23 @@ internal sealed class Replica : IAsyncDisposable
     }
 
     private async Task<RedisResult[]> LoadAsync(IDatabase db) =>
-        (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Load, [_keys.Epoch, _keys.Sequence, _keys.Snapshot]).ConfigureAwait(false))!;
+        (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Load, [_keys.Epoch, _keys.Sequence, _keys.Snapshot, _keys.Log], [PageSize]).ConfigureAwait(false))!;
 
     /// <summary>Starts the object's history from this node's state (the first node to ask wins); answers the epoch that holds.</summary>
     private async Task<string> SeedAsync(IDatabase db, bool adopt = true)
     {
         byte[] state;
         long sequence;
+        bool loaded;
         lock (_owner.SyncRoot)
         {
-            state = _owner.SerializeState(initial: !_loaded);
-            sequence = _loaded ? _sequence : 0;
+            loaded = _loaded;
+            state = _owner.SerializeState(initial: !loaded);
+            sequence = loaded ? _sequence : 0;
         }
         string candidate = Guid.NewGuid().ToString("N");
         string epoch = (string)(await db.ScriptEvaluateAsync(RedisScripts.Seed,
-            [_keys.Epoch, _keys.Sequence, _keys.Log, _keys.Snapshot], [candidate, sequence, state]).ConfigureAwait(false))!;
+            [_keys.Epoch, _keys.Sequence, _keys.Log, _keys.Snapshot], [candidate, sequence, state, loaded ? "0" : "1"]).ConfigureAwait(false))!;
         if (epoch == candidate)
         {
             RedisReplicationLog.Seeded(_logger, Name, sequence, epoch);
@@ -461,6 +521,21 @@ internal sealed class Replica : IAsyncDisposable
             }
         }
         return epoch;
+    }
+
+    /// <summary>The change's arguments, or null with the error when they cannot be read (every node skips the change alike then).</summary>
+    private object?[]? TryDecodeArguments(Change change, out Exception? error)
+    {
+        try
+        {
+            error = null;
+            return DecodeArguments(change);
+        }
+        catch (Exception e) when (e is JellyException or Banana.BananaException or InvalidDataException or InvalidCastException)
+        {
+            error = new InvalidDataException($"Change {change.Sequence} ({change.Name}) of '{Name}' cannot be read: {e.Message}", e);
+            return null;
+        }
     }
 
     private object?[] DecodeArguments(Change change)
@@ -480,17 +555,19 @@ internal sealed class Replica : IAsyncDisposable
 
     private void Apply(Change change, bool push)
     {
-        object?[] args = DecodeArguments(change);
-        Exception? error;
+        object?[]? args = TryDecodeArguments(change, out Exception? error);
         TaskCompletionSource<Exception?>? waiter;
         lock (_owner.SyncRoot)
         {
-            error = _owner.ApplyChange(change.Sequence, change.Name, args, push);
+            if (args is not null)
+            {
+                error = _owner.ApplyChange(change.Sequence, change.Name, args, push);
+            }
             Volatile.Write(ref _sequence, change.Sequence);
-            _waiters.Remove(change.Sequence, out waiter);
+            _waiters.Remove((change.Epoch, change.Sequence), out waiter);
             if (error is not null)
             {
-                RememberError(change.Sequence, error); // in the same lock: a submitter that looks after the fact sees it
+                RememberError(change.Epoch, change.Sequence, error); // in the same lock: a submitter that looks after the fact sees it
             }
         }
         _metrics.Applied.Add(1);
@@ -520,7 +597,11 @@ internal sealed class Replica : IAsyncDisposable
                 sequence = _sequence;
                 epoch = _epoch;
             }
-            if (epoch is not null && snapshot.Length <= _options.MaxSnapshotSize)
+            if (snapshot.Length > _options.MaxSnapshotSize)
+            {
+                RedisReplicationLog.SnapshotTooLarge(_logger, Name, sequence, snapshot.Length, _options.MaxSnapshotSize);
+            }
+            else if (epoch is not null)
             {
                 await db.ScriptEvaluateAsync(RedisScripts.Snapshot, [_keys.Epoch, _keys.Snapshot], [epoch, sequence, snapshot]).ConfigureAwait(false);
             }
@@ -537,18 +618,26 @@ internal sealed class Replica : IAsyncDisposable
     /// </summary>
     public async Task<long?> SubmitAsync(string change, byte[] arguments, long expectedSequence, CancellationToken cancellationToken)
     {
-        IConnectionMultiplexer redis = await _replication.ConnectionAsync(cancellationToken).ConfigureAwait(false);
+        long started = Stopwatch.GetTimestamp();
+        TimeSpan Left() // one ChangeTimeout for the whole submit, however many steps it takes
+        {
+            TimeSpan left = _options.ChangeTimeout - Stopwatch.GetElapsedTime(started);
+            return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+        }
+        IConnectionMultiplexer redis = await _replication.ConnectionAsync(cancellationToken).WaitAsync(Left(), cancellationToken).ConfigureAwait(false);
         IDatabase db = redis.GetDatabase();
-        RedisValue[] argv = [change, arguments, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _options.LogLength, expectedSequence, _keys.Channel.ToString()];
+        // a compare-and-set holds for the history whose state the caller looked at
+        string expectedEpoch = expectedSequence >= 0 ? Volatile.Read(ref _epoch) ?? "" : "";
+        RedisValue[] argv = [change, arguments, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _options.LogLength, expectedSequence, _keys.Channel.ToString(), expectedEpoch];
         RedisKey[] keys = [_keys.Epoch, _keys.Sequence, _keys.Log];
-        var answer = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Submit, keys, argv).WaitAsync(_options.ChangeTimeout, cancellationToken).ConfigureAwait(false))!;
+        var answer = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Submit, keys, argv).WaitAsync(Left(), cancellationToken).ConfigureAwait(false))!;
         if ((long)answer[1] == -2)
         {
             // Redis has no history for the object (it restarted without its data): start one from our state (the loop
             // then moves to it), and try again.
-            await SeedAsync(db, adopt: false).ConfigureAwait(false);
+            await SeedAsync(db, adopt: false).WaitAsync(Left(), cancellationToken).ConfigureAwait(false);
             RequestCatchUp();
-            answer = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Submit, keys, argv).WaitAsync(_options.ChangeTimeout, cancellationToken).ConfigureAwait(false))!;
+            answer = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Submit, keys, argv).WaitAsync(Left(), cancellationToken).ConfigureAwait(false))!;
         }
         long sequence = (long)answer[1];
         if (sequence == -1)
@@ -559,15 +648,16 @@ internal sealed class Replica : IAsyncDisposable
         {
             throw new RedisException($"Redis did not sequence the change of '{Name}'.");
         }
+        var key = ((string)answer[0]!, sequence);
         TaskCompletionSource<Exception?> applied;
         lock (_owner.SyncRoot)
         {
-            if (_loaded && _sequence >= sequence && (string?)answer[0] == _epoch)
+            if (_loaded && _sequence >= sequence && key.Item1 == _epoch)
             {
                 // applied already (its message came before the script's answer)
-                foreach ((long failed, Exception failure) in _recentErrors)
+                foreach ((string failedEpoch, long failed, Exception failure) in _recentErrors)
                 {
-                    if (failed == sequence)
+                    if (failed == sequence && failedEpoch == key.Item1)
                     {
                         throw failure;
                     }
@@ -578,21 +668,25 @@ internal sealed class Replica : IAsyncDisposable
                 }
                 return sequence;
             }
-            if (!_waiters.TryGetValue(sequence, out applied!))
+            if (!_waiters.TryGetValue(key, out applied!))
             {
-                _waiters[sequence] = applied = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiters[key] = applied = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
             }
         }
         Exception? error;
         try
         {
-            error = await applied.Task.WaitAsync(_options.ChangeTimeout, cancellationToken).ConfigureAwait(false);
+            error = await applied.Task.WaitAsync(Left(), cancellationToken).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
             lock (_owner.SyncRoot)
             {
-                _waiters.Remove(sequence);
+                _waiters.Remove(key);
+            }
+            if (e is OperationCanceledException)
+            {
+                throw;
             }
             RequestCatchUp();
             throw new TimeoutException($"Change {sequence} of '{Name}' was sequenced by Redis but not applied here within {_options.ChangeTimeout.TotalSeconds:0.###} s (RedisReplicationOptions.ChangeTimeout).");
@@ -617,18 +711,36 @@ internal sealed class Replica : IAsyncDisposable
         _replication.Unregister(this);
         _work.Writer.TryComplete();
         await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.ConfigureAwait(false); // then no subscription can appear any more
+        }
+        catch (Exception e)
+        {
+            RedisReplicationLog.StopFailed(_logger, Name, e);
+        }
         if (_subscription is { } subscription)
         {
             try
             {
                 await subscription.UnsubscribeAsync().ConfigureAwait(false);
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
             {
                 // gone with the connection
             }
         }
-        await _loop.ConfigureAwait(false);
+        _ready.TrySetCanceled();
+        TaskCompletionSource<Exception?>[] waiting;
+        lock (_owner.SyncRoot)
+        {
+            waiting = [.. _waiters.Values];
+            _waiters.Clear();
+        }
+        foreach (TaskCompletionSource<Exception?> waiter in waiting)
+        {
+            waiter.TrySetException(new ObjectDisposedException(Name, $"The replica of '{Name}' stopped before the change was applied here."));
+        }
         _stop.Dispose();
         // _turn is not disposed: a callback already past the check above may still take it (a SemaphoreSlim that never
         // handed out its wait handle holds nothing to release)
