@@ -105,7 +105,7 @@ public sealed class RedisReplication : IHostedService, IAsyncDisposable
         }
     }
 
-    private void CatchUpAll()
+    internal void CatchUpAll()
     {
         Replica[] replicas;
         lock (_lock)

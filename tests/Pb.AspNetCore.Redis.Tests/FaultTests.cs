@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Pb.Jelly;
 using StackExchange.Redis;
 using static Pb.Redis.Tests.ReplicationTests;
@@ -58,9 +59,11 @@ public sealed class FaultTests(RedisServer redis)
     }
 
     /// <summary>A change put into Redis's log and sequence as the submit script does, but never published: a lost message.</summary>
-    private async Task SilentChangeAsync(string prefix, string text, int logLength = 10_000)
+    private Task SilentChangeAsync(string prefix, string text, int logLength = 10_000) =>
+        SilentChangeAsync(prefix, JellySerializer.Serialize(new PbTuple([text])), logLength);
+
+    private async Task SilentChangeAsync(string prefix, byte[] args, int logLength = 10_000)
     {
-        byte[] args = JellySerializer.Serialize(new PbTuple([text]));
         await redis.Database.ScriptEvaluateAsync("""
             local seq = tonumber(redis.call('GET', KEYS[1]) or '0') + 1
             redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'c', 'post', 'a', ARGV[1], 't', ARGV[2])
@@ -254,5 +257,101 @@ public sealed class FaultTests(RedisServer redis)
         RoomCopy onReplacement = (await replacement.ObserveAsync()).Copy;
         await AllEqualAsync([a, c, replacement], [onA, onC, onReplacement], 200);
         Assert.Equal(100, replacement.Room.Read().State.Counter);
+    }
+
+    [Fact]
+    public async Task A_logged_change_that_cannot_be_read_is_skipped_alike_on_every_node_and_the_history_goes_on()
+    {
+        string prefix = Prefix();
+        await using Node a = await Node.StartAsync(redis, prefix);
+        await using Node b = await Node.StartAsync(redis, prefix);
+        RoomCopy onA = (await a.ObserveAsync()).Copy, onB = (await b.ObserveAsync()).Copy;
+        await a.Room.PostAsync("one");
+        await SilentChangeAsync(prefix, [0xFF, 0xFF, 0xFF]); // number 2: not banana at all, never published
+        await b.Room.PostAsync("three"); // reveals the gap: filled from the log, where 2 cannot be read
+
+        await EventuallyAsync(() => a.Room.Sequence == 3 && b.Room.Sequence == 3 && onA.Read().Sequence == 3 && onB.Read().Sequence == 3,
+            () => $"{a.Room.Sequence} {b.Room.Sequence} {onA.Read().Sequence} {onB.Read().Sequence}");
+        await using Node late = await Node.StartAsync(redis, prefix); // loads the log with 2 in it
+        foreach (Node node in new[] { a, b, late })
+        {
+            Assert.Equal(["one", "three"], node.Room.Read().State.Messages);
+            Assert.Equal(3, node.Room.Sequence);
+        }
+        Assert.Equal(["one", "three"], onA.Read().Messages);
+        Assert.Equal(["one", "three"], onB.Read().Messages);
+        await late.Room.PostAsync("four");
+        await AllEqualAsync([a, b, late], [], 4);
+    }
+
+    [Fact]
+    public async Task After_Redis_lost_the_objects_data_a_node_that_never_loaded_it_does_not_erase_the_state_the_running_nodes_hold()
+    {
+        string prefix = Prefix();
+        // a and b check Redis only when told to here: the new node certainly seeds first
+        Action<RedisReplicationOptions> quiet = o => o.CatchUpInterval = TimeSpan.FromHours(1);
+        await using Node a = await Node.StartAsync(redis, prefix, quiet);
+        await using Node b = await Node.StartAsync(redis, prefix, quiet);
+        RoomCopy onA = (await a.ObserveAsync()).Copy, onB = (await b.ObserveAsync()).Copy;
+        for (int i = 0; i < 5; i++)
+        {
+            await a.Room.PostAsync($"m{i}");
+        }
+        await AllEqualAsync([a, b], [onA, onB], 5);
+        string tag = $"{{{prefix}:lobby}}";
+        await redis.Database.KeyDeleteAsync([$"{tag}:epoch", $"{tag}:seq", $"{tag}:log", $"{tag}:snap"]); // the object's data is gone
+
+        await using Node c = await Node.StartAsync(redis, prefix, quiet); // never loaded: finds nothing, seeds the initial state
+        Assert.Empty(c.Room.Read().State.Messages);
+        RoomCopy onC = (await c.ObserveAsync()).Copy;
+        a.Services.GetRequiredService<RedisReplication>().CatchUpAll(); // a notices: its state goes back in
+
+        await EventuallyAsync(() =>
+        {
+            c.Services.GetRequiredService<RedisReplication>().CatchUpAll(); // c moves to the history a put back
+            return c.Room.Read().State.Messages.Count == 5 && onC.Read().Messages.Count == 5;
+        },
+            () => $"c has {c.Room.Read().State.Messages.Count} messages");
+        b.Services.GetRequiredService<RedisReplication>().CatchUpAll();
+        await c.Room.PostAsync("after");
+        await AllEqualAsync([a, b, c], [onA, onB], 6);
+        Assert.Equal(["m0", "m1", "m2", "m3", "m4", "after"], b.Room.Read().State.Messages);
+        Assert.Equal(["m0", "m1", "m2", "m3", "m4", "after"], onC.Read().Messages);
+    }
+
+    [Fact]
+    public async Task A_late_message_of_an_earlier_epoch_is_ignored_without_a_resync()
+    {
+        string prefix = Prefix();
+        using var meters = new ReplicationMeters();
+        await using Node a = await Node.StartAsync(redis, prefix);
+        await using Node b = await Node.StartAsync(redis, prefix);
+        RoomCopy onA = (await a.ObserveAsync()).Copy, onB = (await b.ObserveAsync()).Copy;
+        await a.Room.PostAsync("one");
+        byte[] header = System.Text.Encoding.ASCII.GetBytes($"0123456789abcdef0123456789abcdef 2 {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()} post\n");
+        await redis.Database.PublishAsync(RedisChannel.Literal($"{prefix}:lobby:changes"), (RedisValue)(byte[])[.. header, .. JellySerializer.Serialize(new PbTuple(["stale"]))]);
+        await b.Room.PostAsync("two"); // published after the stale one, so heard after it
+
+        await AllEqualAsync([a, b], [onA, onB], 2);
+        Assert.Equal(["one", "two"], a.Room.Read().State.Messages);
+        Assert.Equal(0, meters["pb.replication.resyncs"]);
+        Assert.Equal(0, onA.Resyncs + onB.Resyncs);
+    }
+
+    [Fact]
+    public async Task A_compare_and_set_holds_for_the_epoch_as_well_as_the_sequence_number()
+    {
+        string tag = $"{{{Prefix()}:cas}}";
+        RedisKey[] keys = [$"{tag}:epoch", $"{tag}:seq", $"{tag}:log"];
+        await redis.Database.StringSetAsync(keys[0], "e2");
+        await redis.Database.StringSetAsync(keys[1], 7);
+        RedisValue[] Args(long expected, string epoch) => ["post", new byte[] { 1 }, 0, 100, expected, "none", epoch];
+
+        var refused = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(RedisScripts.Submit, keys, Args(7, "e1")))!;
+        Assert.Equal(-1, (long)refused[1]); // the same number in another history is not the state the caller saw
+        var accepted = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(RedisScripts.Submit, keys, Args(7, "e2")))!;
+        Assert.Equal(8, (long)accepted[1]);
+        var any = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(RedisScripts.Submit, keys, Args(-1, "")))!;
+        Assert.Equal(9, (long)any[1]);
     }
 }

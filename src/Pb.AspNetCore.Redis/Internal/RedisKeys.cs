@@ -10,7 +10,7 @@ namespace Pb.Redis;
 /// <item><c>{prefix:name}:epoch</c>: a random id set when the object's history starts (again after Redis lost its data).</item>
 /// <item><c>{prefix:name}:seq</c>: the last sequence number given.</item>
 /// <item><c>{prefix:name}:log</c>: a Stream of the changes, entry id <c>seq-0</c>, fields <c>c</c> (change), <c>a</c> (arguments), <c>t</c> (submitted, Unix ms).</item>
-/// <item><c>{prefix:name}:snap</c>: a Hash with the latest snapshot: <c>s</c> (its sequence number), <c>v</c> (the jellied state), <c>e</c> (its epoch).</item>
+/// <item><c>{prefix:name}:snap</c>: a Hash with the latest snapshot: <c>s</c> (its sequence number), <c>v</c> (the jellied state), <c>e</c> (its epoch), <c>i</c> (<c>1</c> while it is the initial state a node that never loaded the object seeded).</item>
 /// <item>channel <c>prefix:name:changes</c>: every change as it is sequenced (<see cref="RedisProtocol"/>).</item>
 /// </list>
 /// </summary>
