@@ -4,6 +4,9 @@
 //   S2  saturation: --in-flight senders as fast as they can; changes/s through one object and latency
 //   S3  fan-out: one change to --observers clients spread over both nodes; time until the last one has it
 //   S4  replay (Pb.Web only: SignalR's backplane keeps nothing): a replica that starts after 1,000 changes since the snapshot
+//   R   the Redis leg alone, at the paced rate: the submit script against a PUBLISH of the same bytes (what SignalR's
+//       backplane sends), from one StackExchange.Redis connection to a subscriber on another; Redis's own time per call
+// PB_BENCH_STAGES=1 also prints, for S1, how long after the send a change reached node A's method and each node's Apply.
 // Usage: dotnet run --project bench/Pb.ScaleOut.Bench -c Release -- [--seconds 5] [--rate 1000] [--in-flight 64] [--observers 1000] [--only S1,S2,S3,S4]
 using System.Collections.Concurrent;
 using System.Diagnostics;
@@ -28,7 +31,7 @@ int Arg(string name, int fallback)
 }
 
 int i0 = Array.IndexOf(args, "--only");
-string[] only = i0 >= 0 && i0 + 1 < args.Length ? args[i0 + 1].Split(',') : ["S1", "S2", "S3", "S4"];
+string[] only = i0 >= 0 && i0 + 1 < args.Length ? args[i0 + 1].Split(',') : ["S1", "S2", "S3", "S4", "R"];
 int seconds = Arg("--seconds", 5), rate = Arg("--rate", 1000), inFlight = Arg("--in-flight", 64), observers = Arg("--observers", 1000);
 int redisPort = FreePort();
 using Process redis = Process.Start(new ProcessStartInfo("/usr/bin/redis-server")
@@ -42,7 +45,7 @@ var results = new List<(string Workload, string System, string Figure, double Va
 try
 {
     // ---- Pb.Web: two nodes, one replicated object ----
-    await using WebApplication pbA = await PbNodeAsync(redisAddress), pbB = await PbNodeAsync(redisAddress);
+    await using WebApplication pbA = await PbNodeAsync(redisAddress, "A"), pbB = await PbNodeAsync(redisAddress, "B");
     var pbClients = new List<PbClient>();
     async Task<(RemoteReference Root, TickCopy Copy)> PbObserveAsync(WebApplication node)
     {
@@ -82,7 +85,18 @@ try
 
     foreach ((string system, Func<long, Task> send, Recorder recorder) in only.Contains("S1") ? new[] { ("pbweb", (Func<long, Task>)PbSend, pbObserver.Recorder), ("signalr-redis", SrSend, srObserver) } : [])
     {
+        foreach (Recorder stage in Stages.All.Values)
+        {
+            stage.Reset();
+        }
         (double p50, double p99, double received) = await PacedAsync(send, recorder, rate, seconds);
+        foreach ((string stage, Recorder r) in Stages.All.OrderBy(s => s.Key))
+        {
+            if (r.Count > 0)
+            {
+                Console.Error.WriteLine($"{system}: {stage}: p50 {r.Percentile(0.5):0.000} p90 {r.Percentile(0.9):0.000} ms ({r.Count})");
+            }
+        }
         results.Add(("S1", system, $"p50 ms at {rate}/s", p50));
         results.Add(("S1", system, $"p99 ms at {rate}/s", p99));
         results.Add(("S1", system, "delivered per s", received));
@@ -132,6 +146,11 @@ try
     await lateRoom.WhenReady;
     results.Add(("S4", "pbweb", $"ms to load and replay {lateRoom.Sequence - lateRoom.SnapshotSequence} changes", stopwatch.Elapsed.TotalMilliseconds));
     results.Add(("S4", "signalr-redis", "ms to replay missed messages", double.NaN));
+
+    if (only.Contains("R"))
+    {
+        await RedisLegAsync(redisAddress, rate, results);
+    }
 
     foreach (PbClient client in pbClients)
     {
@@ -228,6 +247,68 @@ static async Task<double> FanOutAsync(Func<long, Task> send, List<Recorder> all,
     return times[times.Count / 2];
 }
 
+// The submit script (sequence number, log entry, publish) against one PUBLISH of the same change, paced, 3 rounds each
+// alternating: the latency from the call to the subscriber's callback, and Redis's time per call (INFO commandstats).
+static async Task RedisLegAsync(string redis, int rate, List<(string Workload, string System, string Figure, double Value)> results)
+{
+    await using var sender = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis + ",allowAdmin=true");
+    await using var receiver = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis);
+    StackExchange.Redis.IDatabase db = sender.GetDatabase();
+    StackExchange.Redis.IServer server = sender.GetServer(sender.GetEndPoints()[0]);
+    var keys = new RedisKeys("bench-r", "leg");
+    await db.StringSetAsync(keys.Epoch, "e1");
+    byte[] arguments = JellySerializer.Serialize(new PbTuple(Stopwatch.GetTimestamp()));
+    byte[] published = [.. "e1 1 1733000000000 tick\n"u8, .. arguments];
+    long sentAt = 0;
+    var latencies = new ConcurrentQueue<double>();
+    StackExchange.Redis.ChannelMessageQueue queue = await receiver.GetSubscriber().SubscribeAsync(keys.Channel);
+    queue.OnMessage(_ => latencies.Enqueue(Stopwatch.GetElapsedTime(Volatile.Read(ref sentAt)).TotalMilliseconds));
+    var medians = new Dictionary<string, List<double>> { ["script"] = [], ["publish"] = [] };
+    var usPerCall = new Dictionary<string, List<double>> { ["script"] = [], ["publish"] = [] };
+    int count = Math.Max(1000, rate * 3);
+    for (int round = 0; round < 3; round++)
+    {
+        foreach (string mode in new[] { "script", "publish" })
+        {
+            latencies.Clear();
+            await server.ExecuteAsync("CONFIG", "RESETSTAT");
+            for (int i = 0; i < count; i++)
+            {
+                long due = Stopwatch.GetTimestamp() + Stopwatch.Frequency / rate;
+                Volatile.Write(ref sentAt, Stopwatch.GetTimestamp());
+                if (mode == "script")
+                {
+                    await db.ScriptEvaluateAsync(RedisScripts.Submit, [keys.Epoch, keys.Sequence, keys.Log],
+                        ["tick", arguments, 1733000000000, 20_000, -1, keys.Channel.ToString(), ""]);
+                }
+                else
+                {
+                    await db.PublishAsync(keys.Channel, published);
+                }
+                while (Stopwatch.GetTimestamp() < due)
+                {
+                    Thread.SpinWait(20);
+                }
+            }
+            for (int wait = 0; wait < 100 && latencies.Count < count; wait++)
+            {
+                await Task.Delay(10);
+            }
+            double[] sorted = [.. latencies.Order()];
+            medians[mode].Add(sorted[sorted.Length / 2]);
+            string stats = (string)(await server.ExecuteAsync("INFO", "commandstats"))!;
+            string command = mode == "script" ? "cmdstat_evalsha:" : "cmdstat_publish:";
+            string line = stats.Split('\n').First(l => l.StartsWith(command, StringComparison.Ordinal));
+            usPerCall[mode].Add(double.Parse(line.Split(',').First(f => f.StartsWith("usec_per_call=", StringComparison.Ordinal))["usec_per_call=".Length..], System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+    double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+    results.Add(("R", "pbweb", $"Redis leg p50 ms at {rate}/s (script / PUBLISH)", Median(medians["script"])));
+    results.Add(("R", "signalr-redis", $"Redis leg p50 ms at {rate}/s (script / PUBLISH)", Median(medians["publish"])));
+    results.Add(("R", "pbweb", "Redis leg: us in Redis per call", Median(usPerCall["script"])));
+    results.Add(("R", "signalr-redis", "Redis leg: us in Redis per call", Median(usPerCall["publish"])));
+}
+
 static RedisReplicationOptions Settings(string redis)
 {
     var options = new RedisReplicationOptions { KeyPrefix = "bench", SnapshotInterval = 5000, LogLength = 20_000 };
@@ -235,7 +316,7 @@ static RedisReplicationOptions Settings(string redis)
     return options;
 }
 
-static async Task<WebApplication> PbNodeAsync(string redis)
+static async Task<WebApplication> PbNodeAsync(string redis, string node)
 {
     WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
     builder.WebHost.UseKestrel(k => k.Limits.MaxConcurrentConnections = null).UseUrls("http://127.0.0.1:0");
@@ -247,7 +328,7 @@ static async Task<WebApplication> PbNodeAsync(string redis)
             RedisReplicationOptions s = Settings(redis);
             (o.KeyPrefix, o.SnapshotInterval, o.LogLength) = (s.KeyPrefix, s.SnapshotInterval, s.LogLength);
         });
-    builder.Services.AddSingleton(sp => new TickRoom(sp.GetRequiredService<RedisReplication>()));
+    builder.Services.AddSingleton(sp => new TickRoom(sp.GetRequiredService<RedisReplication>()) { Node = node });
     WebApplication app = builder.Build();
     app.UseWebSockets();
     app.MapPerspectiveBroker("/pb");

@@ -50,6 +50,21 @@ internal sealed class Recorder
     }
 }
 
+/// <summary>Stage probes (PB_BENCH_STAGES=1): latency from the send to where a change got to, per stage.</summary>
+internal static class Stages
+{
+    public static readonly bool On = Environment.GetEnvironmentVariable("PB_BENCH_STAGES") == "1";
+    public static readonly ConcurrentDictionary<string, Recorder> All = new();
+
+    public static void Mark(string stage, long sent)
+    {
+        if (On)
+        {
+            All.GetOrAdd(stage, _ => new Recorder()).Record(sent);
+        }
+    }
+}
+
 /// <summary>The replicated object: each change carries its send time; observers get "tick"(sent).</summary>
 public sealed record TickState(long Count, long Last);
 
@@ -59,6 +74,9 @@ public sealed class TickRoom(RedisReplication replication, string name = "ticks"
 
     public long SnapshotSequence { get; private set; } = -1;
 
+    /// <summary>The node's name in the stage probes.</summary>
+    public string Node { get; init; } = "";
+
     public Task<long> TickAsync(long sent) => ChangeAsync("tick", sent);
 
     protected override TickState Apply(TickState state, long sequence, string change, IReadOnlyList<object?> args)
@@ -67,7 +85,12 @@ public sealed class TickRoom(RedisReplication replication, string name = "ticks"
         {
             SnapshotSequence = sequence - 1; // the first change this replica applies follows the state it loaded
         }
-        return new TickState(state.Count + 1, Convert.ToInt64(args[0]));
+        long sent = Convert.ToInt64(args[0]);
+        if (Stages.On)
+        {
+            Stages.Mark($"pb node {Node} applied", sent);
+        }
+        return new TickState(state.Count + 1, sent);
     }
 
     protected override object? GetState(TickState state, object? perspective) => new PbDictionary { ["count"] = state.Count };
@@ -77,7 +100,11 @@ public sealed class TickRoot(TickRoom room) : Referenceable
 {
     [Remote("room")] public TickRoom Room() => room;
 
-    [Remote("tick")] public Task<long> Tick(long sent) => room.TickAsync(sent);
+    [Remote("tick")] public Task<long> Tick(long sent)
+    {
+        Stages.Mark("pb node A call", sent);
+        return room.TickAsync(sent);
+    }
 }
 
 public sealed class TickCopy : RemoteCache
@@ -93,5 +120,9 @@ public sealed class TickHub : Hub
 {
     public Task Join() => Groups.AddToGroupAsync(Context.ConnectionId, "room");
 
-    public Task Tick(long sent) => Clients.Group("room").SendAsync("tick", sent);
+    public Task Tick(long sent)
+    {
+        Stages.Mark("sr node A call", sent);
+        return Clients.Group("room").SendAsync("tick", sent);
+    }
 }
