@@ -73,9 +73,9 @@ public sealed class RedisReplicationOptions
         RedisKeys.CheckName(KeyPrefix, nameof(KeyPrefix));
         ArgumentOutOfRangeException.ThrowIfLessThan(LogLength, 10, nameof(LogLength));
         ArgumentOutOfRangeException.ThrowIfLessThan(SnapshotInterval, 1, nameof(SnapshotInterval));
-        if (SnapshotInterval * 2 > LogLength)
+        if ((long)SnapshotInterval * 2 > LogLength)
         {
-            throw new ArgumentException($"SnapshotInterval ({SnapshotInterval}) must be at most half of LogLength ({LogLength}), so the log always reaches back to the latest snapshot.");
+            throw new ArgumentException($"SnapshotInterval ({SnapshotInterval}) must be at most half of LogLength ({LogLength}), so the log reaches back to the latest snapshot while snapshots are written on time.");
         }
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(CatchUpInterval, TimeSpan.Zero, nameof(CatchUpInterval));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ChangeTimeout, TimeSpan.Zero, nameof(ChangeTimeout));

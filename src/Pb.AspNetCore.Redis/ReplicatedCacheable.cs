@@ -155,9 +155,26 @@ public abstract class ReplicatedCacheable<TState> : LiveCacheable, IReplicaOwner
         {
             return await _replica.SubmitAsync(change, arguments, expected, cancellationToken).ConfigureAwait(false);
         }
+        catch (ChangePendingException e)
+        {
+            // Sequenced: every node applies it, this one too, only later. A retry would apply it twice.
+            throw new PbException($"Change {e.Sequence} ('{change}') of '{Name}' was accepted and will be applied, but not on this node within RedisReplicationOptions.ChangeTimeout: do not submit it again.", e);
+        }
+        catch (StackExchange.Redis.RedisConnectionException e) when (e.CommandStatus is StackExchange.Redis.CommandStatus.WaitingToBeSent or StackExchange.Redis.CommandStatus.WaitingInBacklog
+            || e.FailureType is StackExchange.Redis.ConnectionFailureType.UnableToResolvePhysicalConnection)
+        {
+            // Never sent (no connection to send it on): nothing happened.
+            throw new PbException($"'{Name}' cannot change now: its shared state is unavailable ({e.Message}). Try again later.", e);
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisServerException)
+        {
+            // Redis refused the script: nothing happened.
+            throw new PbException($"'{Name}' cannot change now: its shared state refused it ({e.Message}). Try again later.", e);
+        }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
         {
-            throw new PbException($"'{Name}' cannot change now: its shared state is unavailable ({e.Message}). Try again later.", e);
+            // Sent, but no answer came (a lost connection, a Redis too slow): the script may have run, or may run yet.
+            throw new PbException($"'{Name}' cannot change now: its shared state is unavailable ({e.Message}). The change may still be applied if Redis received it: look at the state before submitting it again.", e);
         }
     }
 
@@ -196,7 +213,19 @@ public abstract class ReplicatedCacheable<TState> : LiveCacheable, IReplicaOwner
     {
         if (ObserverCount > 0)
         {
-            Broadcast(ResyncMethod, perspective => [GetState(_state, perspective)]);
+            Broadcast(ResyncMethod, perspective =>
+            {
+                try
+                {
+                    return [GetState(_state, perspective)];
+                }
+                catch (Exception)
+                {
+                    // One perspective's GetState failing must not keep the others' copies on the old state (nor stop
+                    // the resync): that copy misses this resync, as with a failing ObserverArgs.
+                    return null;
+                }
+            });
         }
     }
 

@@ -354,4 +354,88 @@ public sealed class FaultTests(RedisServer redis)
         var any = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(RedisScripts.Submit, keys, Args(-1, "")))!;
         Assert.Equal(9, (long)any[1]);
     }
+
+    [Fact]
+    public async Task A_late_node_pages_past_a_thousand_unreadable_log_entries_in_a_row()
+    {
+        string prefix = Prefix();
+        await using Node a = await Node.StartAsync(redis, prefix);
+        await a.Room.PostAsync("one");
+        // 1,500 entries with a sequence number but no arguments: more than a page (1,000) that cannot be read
+        await redis.Database.ScriptEvaluateAsync("""
+            local seq = tonumber(redis.call('GET', KEYS[1]))
+            for i = 1, 1500 do
+                seq = seq + 1
+                redis.call('XADD', KEYS[2], seq .. '-0', 'c', 'post', 't', '0')
+            end
+            redis.call('SET', KEYS[1], seq)
+            return seq
+            """, [$"{{{prefix}:lobby}}:seq", $"{{{prefix}:lobby}}:log"]);
+        await SilentChangeAsync(prefix, "last"); // number 1502
+
+        await using Node late = await Node.StartAsync(redis, prefix); // waited for forever before: the same page read again and again
+        Assert.Equal(1502, late.Room.Sequence);
+        Assert.Equal(["one", "last"], late.Room.Read().State.Messages);
+        await late.Room.PostAsync("after");
+        await AllEqualAsync([a, late], [], 1503);
+    }
+
+    [Fact]
+    public async Task A_change_that_Redis_holds_past_the_timeout_tells_its_caller_it_may_still_be_applied_and_it_is()
+    {
+        string prefix = Prefix();
+        Action<RedisReplicationOptions> impatient = o => o.ChangeTimeout = TimeSpan.FromMilliseconds(300);
+        await using Node a = await Node.StartAsync(redis, prefix, impatient);
+        await using Node b = await Node.StartAsync(redis, prefix, impatient);
+        RoomCopy onB = (await b.ObserveAsync()).Copy;
+        await a.Room.PostAsync("before");
+
+        await redis.ExecuteAsync("CLIENT", "PAUSE", "1500", "ALL");
+        PbException pending = await Assert.ThrowsAsync<PbException>(() => a.Room.PostAsync("held"));
+        // the script waits in Redis and runs when the pause ends: "try again later" would have it applied twice
+        Assert.Contains("may still be applied", pending.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Try again later", pending.Message, StringComparison.Ordinal);
+
+        await AllEqualAsync([a, b], [onB], 2);
+        Assert.Equal(["before", "held"], b.Room.Read().State.Messages);
+    }
+
+    [Fact]
+    public async Task A_GetState_that_throws_for_one_observer_in_a_resync_leaves_the_others_and_the_replica_whole()
+    {
+        string prefix = Prefix();
+        Action<RedisReplicationOptions> small = o => { o.LogLength = 10; o.SnapshotInterval = 5; };
+        await using Node a = await Node.StartAsync(redis, prefix, small);
+        await using Node b = await Node.StartAsync(redis, prefix, small);
+        async Task<RoomCopy> WatchAsync(string name)
+        {
+            RemoteReference root = await b.ConnectAsync();
+            return await (await root.CallRemoteAsync<RemoteReference>("watch", name)).CallRemoteAsync<RoomCopy>("room");
+        }
+        RoomCopy fragile = await WatchAsync("fragile"), other = await WatchAsync("other"); // fragile first: it fails first
+
+        // 20 changes nobody hears of, the log trimmed past them, a snapshot at 15 holding "unshowable": b resyncs
+        var expected = new List<string>();
+        for (int i = 1; i <= 20; i++)
+        {
+            string text = i == 3 ? "unshowable" : $"m{i}";
+            await SilentChangeAsync(prefix, text, logLength: 5);
+            expected.Add(text);
+            if (i == 15)
+            {
+                byte[] state = JellySerializer.Serialize(new RoomState([.. expected], 0));
+                string epoch = (string)(await redis.Database.StringGetAsync($"{{{prefix}:lobby}}:epoch"))!;
+                await redis.Database.HashSetAsync($"{{{prefix}:lobby}}:snap", [new("s", 15), new("v", state), new("e", epoch)]);
+            }
+        }
+        b.Services.GetRequiredService<RedisReplication>().CatchUpAll();
+
+        await EventuallyAsync(() => b.Room.Sequence == 20 && other.Read().Sequence == 20, () => $"{b.Room.Sequence} {other.Read().Sequence}");
+        Assert.Equal(expected, other.Read().Messages); // the resync reached the observer after the failing one
+        Assert.Equal(1, other.Resyncs);
+        Assert.Equal(0, fragile.Resyncs); // the one whose state could not be made missed it
+        long next = await b.Room.PostAsync("after"); // the replica goes on: its submitters are answered
+        Assert.Equal(21, next);
+        await AllEqualAsync([a, b], [other], 21);
+    }
 }

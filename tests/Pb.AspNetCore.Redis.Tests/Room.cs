@@ -62,7 +62,9 @@ public sealed class Room(RedisReplication replication, string name) : Replicated
     // that start with "secret", neither in its state nor as changes.
     private static bool Hidden(object? perspective, string text) => perspective is Watcher { Name: "quiet" } && text.StartsWith("secret", StringComparison.Ordinal);
 
+    // A "fragile" watcher's state cannot be made once the room holds "unshowable" (a GetState that throws, for one perspective).
     protected override object? GetState(RoomState state, object? perspective) =>
+        perspective is Watcher { Name: "fragile" } && state.Messages.Contains("unshowable") ? throw new InvalidOperationException("no state for this watcher") :
         new PbDictionary { ["messages"] = state.Messages.Where(m => !Hidden(perspective, m)).Cast<object?>().ToList(), ["counter"] = state.Counter, ["sequence"] = Sequence };
 
     protected override object?[]? ObserverArgs(object? perspective, long sequence, string change, IReadOnlyList<object?> args) =>

@@ -90,6 +90,10 @@ internal static class RedisProtocol
     }
 
     /// <summary>The sequence number of a log entry id (<c>seq-0</c>), or -1.</summary>
+    /// <summary>The sequence number of a log entry's id, whatever its fields hold; -1 when it has none.</summary>
+    public static long SequenceOfEntry(RedisResult entry) =>
+        entry.Resp2Type == ResultType.Array && entry.Length >= 1 && entry[0].Resp2Type == ResultType.BulkString ? SequenceOf((string?)entry[0]) : -1;
+
     public static long SequenceOf(string? id)
     {
         int dash = id?.IndexOf('-') ?? -1;
@@ -128,7 +132,8 @@ internal static class RedisScripts
     /// seq, log, snap; ARGV newEpoch, seq, state, initial ("1": the initial state of a node that never loaded the
     /// object). The first node to ask wins, except that a node with loaded state replaces a history that is still only
     /// an initial state seeded by a node that never loaded (no change since): after Redis lost its data, a node that
-    /// starts then must not erase the state the running nodes still hold. Every node gets the epoch that holds.
+    /// starts then must not erase the state the running nodes still hold. Every node gets the epoch that holds (followed by
+    /// " replaced" when this call replaced such an initial state).
     /// </summary>
     public const string Seed = """
         local epoch = redis.call('GET', KEYS[1])
@@ -141,6 +146,7 @@ internal static class RedisScripts
         redis.call('SET', KEYS[2], ARGV[2])
         redis.call('HSET', KEYS[4], 's', ARGV[2], 'v', ARGV[3], 'e', ARGV[1], 'i', ARGV[4])
         redis.call('SET', KEYS[1], ARGV[1])
+        if epoch then return ARGV[1] .. ' replaced' end
         return ARGV[1]
         """;
 

@@ -45,4 +45,7 @@ internal static partial class RedisReplicationLog
 
     [LoggerMessage(14, LogLevel.Error, "Replica {Name} failed to stop cleanly.")]
     public static partial void StopFailed(ILogger logger, string name, Exception exception);
+
+    [LoggerMessage(15, LogLevel.Error, "Replica {Name} loaded its state, but giving its observers the new state failed.")]
+    public static partial void ResyncPushFailed(ILogger logger, string name, Exception exception);
 }

@@ -45,6 +45,7 @@ internal sealed class Replica : IAsyncDisposable
     private readonly ReplicationMetrics _metrics;
     private readonly Channel<Work> _work;
     private const int PageSize = 1000; // log entries per read
+    private const int MaxHeaderSize = 512; // a published change's header: epoch, sequence, time and name (RedisProtocol)
 
     // Keyed by epoch and sequence number: after Redis lost its data a new history may reuse the numbers.
     private readonly Dictionary<(string Epoch, long Sequence), TaskCompletionSource<Exception?>> _waiters = [];
@@ -53,6 +54,7 @@ internal sealed class Replica : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _turn = new(1, 1); // held by whoever applies: the loop, or a message applied where it arrives
     private ChannelMessageQueue? _subscription;
+    private readonly object _lifecycle = new(); // Start against DisposeAsync
     private Task _loop = Task.CompletedTask;
     private int _overflowed;
     private int _catchUpQueued;
@@ -84,7 +86,16 @@ internal sealed class Replica : IAsyncDisposable
     public Task WhenReady => _ready.Task;
 
     /// <summary>Starts the loop (once: the owner calls it at its first use).</summary>
-    public void Start() => _loop = Task.Run(RunAsync);
+    public void Start()
+    {
+        lock (_lifecycle)
+        {
+            if (_disposed == 0)
+            {
+                _loop = Task.Run(RunAsync); // DisposeAsync cancels it; a first use during or after it starts nothing
+            }
+        }
+    }
 
     /// <summary>Asks the loop to compare its sequence number with Redis's (periodic check, reconnection).</summary>
     public void RequestCatchUp()
@@ -200,6 +211,14 @@ internal sealed class Replica : IAsyncDisposable
         if (Volatile.Read(ref _disposed) == 1)
         {
             return; // a message the subscription delivered while this replica was being disposed
+        }
+        if (((ReadOnlyMemory<byte>)message.Message).Length > _options.MaxChangeSize + MaxHeaderSize)
+        {
+            // Past what any node submits (MaxChangeSize): not queued, so the queue holds at most MaxQueuedMessages
+            // changes of allowed size; the loop reads the change from the log and skips it there, as every node does.
+            RedisReplicationLog.Malformed(_logger, Name);
+            RequestCatchUp();
+            return;
         }
         if (!RedisProtocol.TryReadMessage(message.Message, out Change change))
         {
@@ -383,18 +402,27 @@ internal sealed class Replica : IAsyncDisposable
             bool sameHistory = true;
             for (;;)
             {
+                long pageStart = next;
                 for (int i = 0; i < entries.Length; i++)
                 {
-                    if (RedisProtocol.TryReadEntry(entries[i], epoch, out Change change) && change.Sequence >= next)
+                    if (RedisProtocol.TryReadEntry(entries[i], epoch, out Change change))
                     {
-                        changes.Add(change);
-                        next = change.Sequence + 1;
+                        if (change.Sequence >= next)
+                        {
+                            changes.Add(change);
+                            next = change.Sequence + 1;
+                        }
+                    }
+                    else if (RedisProtocol.SequenceOfEntry(entries[i]) is var unreadable && unreadable >= next)
+                    {
+                        next = unreadable + 1; // skipped (every node alike), and the next page starts after it
                     }
                 }
-                if (entries.Length < PageSize)
+                if (entries.Length < PageSize || next == pageStart)
                 {
-                    break;
+                    break; // the end of the log, or a page of entries without even a sequence number: what follows is lost
                 }
+                _stop.Token.ThrowIfCancellationRequested();
                 var range = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Range, [_keys.Epoch, _keys.Log], [next, PageSize]).ConfigureAwait(false))!;
                 if ((string?)range[0] != epoch)
                 {
@@ -454,7 +482,15 @@ internal sealed class Replica : IAsyncDisposable
             _epoch = epoch;
             Volatile.Write(ref _sequence, sequence);
             _loaded = true;
-            _owner.PushResync();
+            try
+            {
+                _owner.PushResync();
+            }
+            catch (Exception e)
+            {
+                // the state is in: the waiters below and WhenReady complete whatever the pushes did
+                RedisReplicationLog.ResyncPushFailed(_logger, Name, e);
+            }
             // Anything still waiting at or below the new sequence number is settled (its change is in, or is lost with
             // the log); a change of an earlier history is lost with it.
             foreach ((string Epoch, long Sequence) key in _waiters.Keys.Where(k => k.Epoch != epoch || k.Sequence <= sequence).ToList())
@@ -507,11 +543,20 @@ internal sealed class Replica : IAsyncDisposable
             sequence = loaded ? _sequence : 0;
         }
         string candidate = Guid.NewGuid().ToString("N");
-        string epoch = (string)(await db.ScriptEvaluateAsync(RedisScripts.Seed,
+        string answer = (string)(await db.ScriptEvaluateAsync(RedisScripts.Seed,
             [_keys.Epoch, _keys.Sequence, _keys.Log, _keys.Snapshot], [candidate, sequence, state, loaded ? "0" : "1"]).ConfigureAwait(false))!;
+        bool replaced = answer.EndsWith(" replaced", StringComparison.Ordinal);
+        string epoch = replaced ? answer[..^" replaced".Length] : answer;
         if (epoch == candidate)
         {
-            RedisReplicationLog.Seeded(_logger, Name, sequence, epoch);
+            if (replaced)
+            {
+                RedisReplicationLog.Reseeded(_logger, Name, sequence, epoch);
+            }
+            else
+            {
+                RedisReplicationLog.Seeded(_logger, Name, sequence, epoch);
+            }
             lock (_owner.SyncRoot)
             {
                 if (adopt && _loaded && _sequence == sequence)
@@ -618,13 +663,23 @@ internal sealed class Replica : IAsyncDisposable
     /// </summary>
     public async Task<long?> SubmitAsync(string change, byte[] arguments, long expectedSequence, CancellationToken cancellationToken)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this); // it would be sequenced, never applied here
         long started = Stopwatch.GetTimestamp();
         TimeSpan Left() // one ChangeTimeout for the whole submit, however many steps it takes
         {
             TimeSpan left = _options.ChangeTimeout - Stopwatch.GetElapsedTime(started);
             return left > TimeSpan.Zero ? left : TimeSpan.Zero;
         }
-        IConnectionMultiplexer redis = await _replication.ConnectionAsync(cancellationToken).WaitAsync(Left(), cancellationToken).ConfigureAwait(false);
+        IConnectionMultiplexer redis;
+        try
+        {
+            redis = await _replication.ConnectionAsync(cancellationToken).WaitAsync(Left(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException e)
+        {
+            // nothing was sent: the caller may simply try again
+            throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None, $"No connection to Redis within {_options.ChangeTimeout.TotalSeconds:0.###} s (RedisReplicationOptions.ChangeTimeout).", e, CommandStatus.WaitingToBeSent) /* not sent */;
+        }
         IDatabase db = redis.GetDatabase();
         // a compare-and-set holds for the history whose state the caller looked at
         string expectedEpoch = expectedSequence >= 0 ? Volatile.Read(ref _epoch) ?? "" : "";
@@ -689,7 +744,7 @@ internal sealed class Replica : IAsyncDisposable
                 throw;
             }
             RequestCatchUp();
-            throw new TimeoutException($"Change {sequence} of '{Name}' was sequenced by Redis but not applied here within {_options.ChangeTimeout.TotalSeconds:0.###} s (RedisReplicationOptions.ChangeTimeout).");
+            throw new ChangePendingException(sequence, $"Change {sequence} of '{Name}' was sequenced by Redis but not applied here within {_options.ChangeTimeout.TotalSeconds:0.###} s (RedisReplicationOptions.ChangeTimeout).");
         }
         if (sequence % _options.SnapshotInterval == 0)
         {
@@ -704,9 +759,13 @@ internal sealed class Replica : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        lock (_lifecycle)
         {
-            return;
+            if (_disposed == 1)
+            {
+                return;
+            }
+            Volatile.Write(ref _disposed, 1); // from here on Start starts nothing, so _loop below is the last loop
         }
         _replication.Unregister(this);
         _work.Writer.TryComplete();
@@ -745,4 +804,10 @@ internal sealed class Replica : IAsyncDisposable
         // _turn is not disposed: a callback already past the check above may still take it (a SemaphoreSlim that never
         // handed out its wait handle holds nothing to release)
     }
+}
+
+/// <summary>A change Redis sequenced (so every node applies it) that this node did not apply within the change timeout.</summary>
+internal sealed class ChangePendingException(long sequence, string message) : TimeoutException(message)
+{
+    public long Sequence { get; } = sequence;
 }
