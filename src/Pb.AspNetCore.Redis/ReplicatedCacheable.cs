@@ -160,6 +160,11 @@ public abstract class ReplicatedCacheable<TState> : LiveCacheable, IReplicaOwner
             // Sequenced: every node applies it, this one too, only later. A retry would apply it twice.
             throw new PbException($"Change {e.Sequence} ('{change}') of '{Name}' was accepted and will be applied, but not on this node within RedisReplicationOptions.ChangeTimeout: do not submit it again.", e);
         }
+        catch (ChangeLostException e)
+        {
+            // Sequenced, then moved past here unapplied: whether it counts depends on what the other nodes held.
+            throw new PbException($"Change {e.Sequence} ('{change}') of '{Name}' was not applied on this node: {e.Reason}. Another node may have applied it: look at the state before submitting it again.", e);
+        }
         catch (StackExchange.Redis.RedisConnectionException e) when (e.CommandStatus is StackExchange.Redis.CommandStatus.WaitingToBeSent or StackExchange.Redis.CommandStatus.WaitingInBacklog
             || e.FailureType is StackExchange.Redis.ConnectionFailureType.UnableToResolvePhysicalConnection)
         {

@@ -62,14 +62,58 @@ public sealed class FaultTests(RedisServer redis)
     private Task SilentChangeAsync(string prefix, string text, int logLength = 10_000) =>
         SilentChangeAsync(prefix, JellySerializer.Serialize(new PbTuple([text])), logLength);
 
-    private async Task SilentChangeAsync(string prefix, byte[] args, int logLength = 10_000)
+    private async Task SilentChangeAsync(string prefix, byte[] args, int logLength = 10_000, string change = "post")
     {
         await redis.Database.ScriptEvaluateAsync("""
             local seq = tonumber(redis.call('GET', KEYS[1]) or '0') + 1
-            redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'c', 'post', 'a', ARGV[1], 't', ARGV[2])
+            redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'c', ARGV[4], 'a', ARGV[1], 't', ARGV[2])
             redis.call('SET', KEYS[1], seq)
             return seq
-            """, [$"{{{prefix}:lobby}}:seq", $"{{{prefix}:lobby}}:log"], [args, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), logLength]);
+            """, [$"{{{prefix}:lobby}}:seq", $"{{{prefix}:lobby}}:log"], [args, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), logLength, change]);
+    }
+
+    private async Task<long> RedisSequenceAsync(string prefix) => (long)await redis.Database.StringGetAsync($"{{{prefix}:lobby}}:seq");
+
+    [Fact]
+    public async Task A_change_the_log_lost_before_its_node_applied_it_fails_its_caller_instead_of_reporting_success()
+    {
+        string prefix = Prefix();
+        await using Node a = await Node.StartAsync(redis, prefix, o =>
+        {
+            o.LogLength = 10;
+            o.SnapshotInterval = 5;
+            o.MaxQueuedMessages = 1;
+            o.ChangeTimeout = TimeSpan.FromSeconds(30);
+        });
+        using var gate = new ManualResetEventSlim(false);
+        a.Room.Gate = gate;
+        await SilentChangeAsync(prefix, JellySerializer.Serialize(new PbTuple([])), change: "block"); // 1, in the log only
+        Task<long> reveal = a.Room.PostAsync("reveal"); // 2 shows the gap: the loop replays 1 from the log and is held in it
+        Assert.True(a.Room.Blocked.Wait(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        Task<long> queued = a.Room.PostAsync("queued"); // 3 fills the queue of one
+        await EventuallyAsync(async () => await RedisSequenceAsync(prefix) == 3, () => "3 not sequenced");
+        Task<long> mine = a.Room.PostAsync("mine"); // 4 finds it full: left to the log
+        await EventuallyAsync(async () => await RedisSequenceAsync(prefix) == 4, () => "4 not sequenced");
+        var expected = new List<string>();
+        for (int i = 5; i <= 14; i++)
+        {
+            await SilentChangeAsync(prefix, $"m{i}", logLength: 10); // the log now starts at 5, and no snapshot holds 1-4
+            expected.Add($"m{i}");
+        }
+        gate.Set();
+
+        Assert.Equal(2, await reveal); // applied while the log held it
+        foreach (Task<long> lost in new[] { queued, mine })
+        {
+            PbException error = await Assert.ThrowsAsync<PbException>(() => lost);
+            Assert.Contains("was not applied on this node: Redis's log no longer held it", error.Message, StringComparison.Ordinal);
+            Assert.Contains("look at the state before submitting it again", error.Message, StringComparison.Ordinal);
+        }
+        await EventuallyAsync(() => a.Room.Sequence == 14, () => $"at {a.Room.Sequence}");
+        Assert.Equal(expected, a.Room.Read().State.Messages); // the resync started from the initial state: 1-4 are gone
+
+        Assert.Equal(15, await a.Room.PostAsync("after")); // and the history goes on
+        Assert.Equal([.. expected, "after"], a.Room.Read().State.Messages);
     }
 
     [Fact]

@@ -25,6 +25,19 @@ public sealed class ReplicationTests(RedisServer redis)
         }
     }
 
+    internal static async Task EventuallyAsync(Func<Task<bool>> done, Func<string> what, int seconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await done())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Not reached within {seconds} s: {what()}");
+            }
+            await Task.Delay(20);
+        }
+    }
+
     internal static void AssertSame(RoomState expected, RoomState actual)
     {
         Assert.Equal(expected.Counter, actual.Counter);

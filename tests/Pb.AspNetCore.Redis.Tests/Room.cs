@@ -50,13 +50,30 @@ public sealed class Room(RedisReplication replication, string name) : Replicated
         }
     }
 
+    /// <summary>While set, the change "block" waits in Apply until it is signalled: this node's loop held mid-change.</summary>
+    public ManualResetEventSlim? Gate { get; set; }
+
+    /// <summary>Set when a "block" change starts waiting on <see cref="Gate"/>.</summary>
+    public ManualResetEventSlim Blocked { get; } = new();
+
     protected override RoomState Apply(RoomState state, long sequence, string change, IReadOnlyList<object?> args) => change switch
     {
+        "block" => Block(state),
         "post" => state with { Messages = [.. state.Messages, (string)args[0]!] },
         "add" => state with { Counter = state.Counter + Convert.ToInt64(args[0]) },
         "fail" => throw new PbException("This change is refused on every node."),
         _ => throw new PbException($"Unknown change {change}."),
     };
+
+    private RoomState Block(RoomState state)
+    {
+        if (Gate is { } gate)
+        {
+            Blocked.Set();
+            gate.Wait(TimeSpan.FromSeconds(30));
+        }
+        return state;
+    }
 
     // A view per perspective, filtered on each node from the one replicated state: a "quiet" watcher never sees posts
     // that start with "secret", neither in its state nor as changes.

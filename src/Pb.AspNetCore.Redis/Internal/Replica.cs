@@ -50,6 +50,7 @@ internal sealed class Replica : IAsyncDisposable
     // Keyed by epoch and sequence number: after Redis lost its data a new history may reuse the numbers.
     private readonly Dictionary<(string Epoch, long Sequence), TaskCompletionSource<Exception?>> _waiters = [];
     private readonly Queue<(string Epoch, long Sequence, Exception Error)> _recentErrors = new(); // for a submitter that asks after the fact
+    private readonly Queue<(string Epoch, long From, long To, string Reason)> _recentLosses = new(); // numbers a resync moved past unapplied
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _turn = new(1, 1); // held by whoever applies: the loop, or a message applied where it arrives
@@ -212,7 +213,7 @@ internal sealed class Replica : IAsyncDisposable
         {
             return; // a message the subscription delivered while this replica was being disposed
         }
-        if (((ReadOnlyMemory<byte>)message.Message).Length > _options.MaxChangeSize + MaxHeaderSize)
+        if (message.Message.Length() > _options.MaxChangeSize + MaxHeaderSize)
         {
             // Past what any node submits (MaxChangeSize): not queued, so the queue holds at most MaxQueuedMessages
             // changes of allowed size; the loop reads the change from the log and skips it there, as every node does.
@@ -450,6 +451,7 @@ internal sealed class Replica : IAsyncDisposable
         }
         bool wasLoaded = _loaded;
         var settled = new List<(TaskCompletionSource<Exception?>, Exception?)>();
+        const string trimmed = "Redis's log no longer held it (or held it unreadable) when this node reloaded the state";
         lock (_owner.SyncRoot)
         {
             _owner.LoadState(snapshot);
@@ -459,6 +461,7 @@ internal sealed class Replica : IAsyncDisposable
                 if (change.Sequence != sequence + 1)
                 {
                     RedisReplicationLog.ChangesLost(_logger, Name, sequence + 1, change.Sequence - 1);
+                    RememberLoss(epoch, sequence + 1, change.Sequence - 1, trimmed);
                 }
                 Exception? error = args is null ? decodeError : _owner.ApplyChange(change.Sequence, change.Name, args, push: false);
                 if (error is not null)
@@ -477,6 +480,7 @@ internal sealed class Replica : IAsyncDisposable
                 // Redis numbered changes its log no longer holds, after the snapshot: move on past them (waiting for
                 // them would wait forever).
                 RedisReplicationLog.ChangesLost(_logger, Name, sequence + 1, head);
+                RememberLoss(epoch, sequence + 1, head, trimmed);
                 sequence = head;
             }
             _epoch = epoch;
@@ -491,13 +495,13 @@ internal sealed class Replica : IAsyncDisposable
                 // the state is in: the waiters below and WhenReady complete whatever the pushes did
                 RedisReplicationLog.ResyncPushFailed(_logger, Name, e);
             }
-            // Anything still waiting at or below the new sequence number is settled (its change is in, or is lost with
-            // the log); a change of an earlier history is lost with it.
+            // Anything still waiting at or below the new sequence number is settled: its change is in the snapshot, or
+            // was lost with the log (a number moved past above); a change of an earlier history is lost with it.
             foreach ((string Epoch, long Sequence) key in _waiters.Keys.Where(k => k.Epoch != epoch || k.Sequence <= sequence).ToList())
             {
                 _waiters.Remove(key, out TaskCompletionSource<Exception?>? waiter);
-                settled.Add((waiter!, key.Epoch == epoch ? null
-                    : new RedisException($"Redis lost change {key.Sequence} of '{Name}' (its data was reset) before this node applied it.")));
+                settled.Add((waiter!, key.Epoch != epoch ? new ChangeLostException(key.Sequence, "Redis lost its data before this node applied it")
+                    : FindLoss(key.Epoch, key.Sequence)));
             }
         }
         foreach ((TaskCompletionSource<Exception?> waiter, Exception? error) in settled)
@@ -525,6 +529,29 @@ internal sealed class Replica : IAsyncDisposable
         {
             _recentErrors.Dequeue();
         }
+    }
+
+    /// <summary>Keeps a range of numbers a resync moved past without applying them (the last 64), for their submitters. Under the owner's SyncRoot.</summary>
+    private void RememberLoss(string epoch, long from, long to, string reason)
+    {
+        _recentLosses.Enqueue((epoch, from, to, reason));
+        if (_recentLosses.Count > 64)
+        {
+            _recentLosses.Dequeue();
+        }
+    }
+
+    /// <summary>The error for a change a resync moved past without applying it, or null when it is in the state. Under the owner's SyncRoot.</summary>
+    private ChangeLostException? FindLoss(string epoch, long sequence)
+    {
+        foreach ((string lostEpoch, long from, long to, string reason) in _recentLosses)
+        {
+            if (lostEpoch == epoch && from <= sequence && sequence <= to)
+            {
+                return new ChangeLostException(sequence, reason);
+            }
+        }
+        return null;
     }
 
     private async Task<RedisResult[]> LoadAsync(IDatabase db) =>
@@ -709,13 +736,17 @@ internal sealed class Replica : IAsyncDisposable
         {
             if (_loaded && _sequence >= sequence && key.Item1 == _epoch)
             {
-                // applied already (its message came before the script's answer)
+                // applied already (its message came before the script's answer), or moved past by a resync
                 foreach ((string failedEpoch, long failed, Exception failure) in _recentErrors)
                 {
                     if (failed == sequence && failedEpoch == key.Item1)
                     {
                         throw failure;
                     }
+                }
+                if (FindLoss(key.Item1, sequence) is { } loss)
+                {
+                    throw loss;
                 }
                 if (sequence % _options.SnapshotInterval == 0)
                 {
@@ -804,6 +835,17 @@ internal sealed class Replica : IAsyncDisposable
         // _turn is not disposed: a callback already past the check above may still take it (a SemaphoreSlim that never
         // handed out its wait handle holds nothing to release)
     }
+}
+
+/// <summary>
+/// A change Redis sequenced that this node moved past without applying it: the log no longer held it when a resync read
+/// it, or Redis lost its data first. Another node that applied it in time may hold it in its state (and a snapshot).
+/// </summary>
+internal sealed class ChangeLostException(long sequence, string reason) : Exception($"Change {sequence} was not applied on this node: {reason}.")
+{
+    public long Sequence { get; } = sequence;
+
+    public string Reason { get; } = reason;
 }
 
 /// <summary>A change Redis sequenced (so every node applies it) that this node did not apply within the change timeout.</summary>
