@@ -78,6 +78,7 @@ public sealed class FaultTests(RedisServer redis)
     public async Task A_change_the_log_lost_before_its_node_applied_it_fails_its_caller_instead_of_reporting_success()
     {
         string prefix = Prefix();
+        using var meters = new ReplicationMeters();
         await using Node a = await Node.StartAsync(redis, prefix, o =>
         {
             o.LogLength = 10;
@@ -114,6 +115,9 @@ public sealed class FaultTests(RedisServer redis)
 
         Assert.Equal(15, await a.Room.PostAsync("after")); // and the history goes on
         Assert.Equal([.. expected, "after"], a.Room.Read().State.Messages);
+        // the metrics say what happened: one gap filled from the log (1, shown by 2), one it could not fill, a resync
+        Assert.Equal(1, meters["pb.replication.gaps.repaired"]);
+        Assert.Equal(1, meters["pb.replication.resyncs"]);
     }
 
     [Fact]

@@ -294,13 +294,13 @@ internal sealed class Replica : IAsyncDisposable
             Apply(change, push: true);
             return;
         }
-        _metrics.GapsRepaired.Add(1);
         long after = _sequence;
         if (!await ReplayAsync(db, change.Sequence).ConfigureAwait(false))
         {
             await ResyncAsync(db, "the log no longer holds the missing changes").ConfigureAwait(false);
             return;
         }
+        _metrics.GapsRepaired.Add(1); // a gap the log filled (one it could not is a resync)
         RedisReplicationLog.GapFilled(_logger, Name, (int)(_sequence - after), after);
     }
 
@@ -327,13 +327,13 @@ internal sealed class Replica : IAsyncDisposable
         long last = (long)head[1];
         if (last > _sequence)
         {
-            _metrics.GapsRepaired.Add(1);
             long after = _sequence;
             if (!await ReplayAsync(db, last).ConfigureAwait(false))
             {
                 await ResyncAsync(db, "the log no longer holds the missing changes").ConfigureAwait(false);
                 return;
             }
+            _metrics.GapsRepaired.Add(1);
             RedisReplicationLog.GapFilled(_logger, Name, (int)(_sequence - after), after);
         }
     }
