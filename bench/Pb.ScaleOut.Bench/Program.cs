@@ -282,8 +282,8 @@ static async Task RedisLegAsync(string redis, int rate, List<(string Workload, s
                 Volatile.Write(ref sentAt, Stopwatch.GetTimestamp());
                 if (mode == "script")
                 {
-                    await db.ScriptEvaluateAsync(RedisScripts.Submit, [keys.Epoch, keys.Sequence, keys.Log],
-                        ["tick", arguments, 1733000000000, 20_000, -1, keys.Channel.ToString(), ""]);
+                    await db.ScriptEvaluateAsync(RedisScripts.Submit, [keys.Epoch, keys.Sequence, keys.Log, keys.Snapshot],
+                        ["tick", arguments, 1733000000000, 20_000, -1, keys.Channel.ToString(), "", "e1"]); // as a loaded node sends it
                 }
                 else
                 {

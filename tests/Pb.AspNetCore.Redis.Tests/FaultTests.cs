@@ -368,6 +368,43 @@ public sealed class FaultTests(RedisServer redis)
     }
 
     [Fact]
+    public async Task After_Redis_lost_the_objects_data_a_change_through_a_running_node_keeps_its_state_over_the_initial_state_a_new_node_seeded()
+    {
+        string prefix = Prefix();
+        Action<RedisReplicationOptions> quiet = o => o.CatchUpInterval = TimeSpan.FromHours(1); // no check but the ones made here
+        await using Node a = await Node.StartAsync(redis, prefix, quiet);
+        await using Node b = await Node.StartAsync(redis, prefix, quiet);
+        RoomCopy onA = (await a.ObserveAsync()).Copy, onB = (await b.ObserveAsync()).Copy;
+        for (int i = 0; i < 5; i++)
+        {
+            await a.Room.PostAsync($"m{i}");
+        }
+        await AllEqualAsync([a, b], [onA, onB], 5);
+        string tag = $"{{{prefix}:lobby}}";
+        await redis.Database.KeyDeleteAsync([$"{tag}:epoch", $"{tag}:seq", $"{tag}:log", $"{tag}:snap"]); // the object's data is gone
+        await using Node c = await Node.StartAsync(redis, prefix, quiet); // never loaded: seeds the initial state
+        Assert.Empty(c.Room.Read().State.Messages);
+
+        // b's next change comes before any check: it puts b's state back first, then goes on top of it
+        await b.Room.PostAsync("first after the loss");
+        string[] expected = ["m0", "m1", "m2", "m3", "m4", "first after the loss"];
+        await EventuallyAsync(() => b.Room.Read().State.Messages.Count == 6, () => $"b has {string.Join(",", b.Room.Read().State.Messages)}");
+        Assert.Equal(expected, b.Room.Read().State.Messages);
+        foreach (Node node in new[] { a, c })
+        {
+            await EventuallyAsync(() =>
+            {
+                node.Services.GetRequiredService<RedisReplication>().CatchUpAll();
+                return node.Room.Read().State.Messages.Count == 6;
+            }, () => $"has {string.Join(",", node.Room.Read().State.Messages)}");
+            Assert.Equal(expected, node.Room.Read().State.Messages);
+        }
+        await EventuallyAsync(() => onA.Read().Messages.Count == 6 && onB.Read().Messages.Count == 6, () => "copies");
+        Assert.Equal(expected, onA.Read().Messages);
+        Assert.Equal(expected, onB.Read().Messages);
+    }
+
+    [Fact]
     public async Task A_late_message_of_an_earlier_epoch_is_ignored_without_a_resync()
     {
         string prefix = Prefix();

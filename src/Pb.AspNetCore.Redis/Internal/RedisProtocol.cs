@@ -109,15 +109,22 @@ internal static class RedisProtocol
 internal static class RedisScripts
 {
     /// <summary>
-    /// Sequences one change: KEYS epoch, seq, log; ARGV change, arguments, submittedUnixMs, logLength, expectedSeq (-1:
-    /// any), channel, expectedEpoch ("": any). Answers {epoch, seq}; {"", -2} when the object has no epoch (Redis lost
-    /// its data: seed first); {epoch, -1, seq} when expectedSeq is not the last sequence number or expectedEpoch not the
-    /// epoch (compare-and-set refused). The log entry is written first, so a failure leaves the sequence untouched.
+    /// Sequences one change: KEYS epoch, seq, log, snap; ARGV change, arguments, submittedUnixMs, logLength, expectedSeq
+    /// (-1: any), channel, expectedEpoch ("": any), the submitter's loaded epoch ("": it never loaded the object).
+    /// Answers {epoch, seq}; {"", -2} when the object has no epoch (Redis lost its data: seed first); {epoch, -3} when the
+    /// submitter loaded another history and Redis's is still only the initial state a node that never loaded the object
+    /// seeded (seed first: the submitter's state replaces it, see <see cref="Seed"/>); {epoch, -1, seq} when expectedSeq
+    /// is not the last sequence number or expectedEpoch not the epoch (compare-and-set refused). The log entry is written
+    /// first, so a failure leaves the sequence untouched.
     /// </summary>
     public const string Submit = """
         local epoch = redis.call('GET', KEYS[1])
         if not epoch then return {'', -2} end
         local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+        if ARGV[8] and ARGV[8] ~= '' and ARGV[8] ~= epoch then
+            local snap = redis.call('HMGET', KEYS[4], 's', 'i')
+            if snap[2] == '1' and tonumber(snap[1]) == seq then return {epoch, -3} end
+        end
         local expected = tonumber(ARGV[5])
         if expected >= 0 and (seq ~= expected or (ARGV[7] ~= '' and ARGV[7] ~= epoch)) then return {epoch, -1, seq} end
         seq = seq + 1

@@ -710,13 +710,15 @@ internal sealed class Replica : IAsyncDisposable
         IDatabase db = redis.GetDatabase();
         // a compare-and-set holds for the history whose state the caller looked at
         string expectedEpoch = expectedSequence >= 0 ? Volatile.Read(ref _epoch) ?? "" : "";
-        RedisValue[] argv = [change, arguments, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _options.LogLength, expectedSequence, _keys.Channel.ToString(), expectedEpoch];
-        RedisKey[] keys = [_keys.Epoch, _keys.Sequence, _keys.Log];
+        string loadedEpoch = Volatile.Read(ref _epoch) ?? ""; // set by the first load, never before (no lock: the loop may hold it long)
+        RedisValue[] argv = [change, arguments, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _options.LogLength, expectedSequence, _keys.Channel.ToString(), expectedEpoch, loadedEpoch];
+        RedisKey[] keys = [_keys.Epoch, _keys.Sequence, _keys.Log, _keys.Snapshot];
         var answer = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Submit, keys, argv).WaitAsync(Left(), cancellationToken).ConfigureAwait(false))!;
-        if ((long)answer[1] == -2)
+        if ((long)answer[1] is -2 or -3)
         {
-            // Redis has no history for the object (it restarted without its data): start one from our state (the loop
-            // then moves to it), and try again.
+            // Redis has no history for the object (it restarted without its data), or only the initial state a node
+            // that never loaded the object seeded since, while ours is loaded: start the history from our state (the
+            // loop then moves to it), and try again. A change into that initial state would erase what we hold.
             await SeedAsync(db, adopt: false).WaitAsync(Left(), cancellationToken).ConfigureAwait(false);
             RequestCatchUp();
             answer = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Submit, keys, argv).WaitAsync(Left(), cancellationToken).ConfigureAwait(false))!;
