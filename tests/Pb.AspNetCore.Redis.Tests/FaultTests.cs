@@ -332,14 +332,14 @@ public sealed class FaultTests(RedisServer redis)
         await AllEqualAsync([a, b, late], [], 4);
     }
 
-    [Fact]
-    public async Task After_Redis_lost_the_objects_data_a_node_that_never_loaded_it_does_not_erase_the_state_the_running_nodes_hold()
+    // Nodes that check Redis only when a test tells them to: a new node certainly seeds first.
+    private static readonly Action<RedisReplicationOptions> Quiet = o => o.CatchUpInterval = TimeSpan.FromHours(1);
+
+    /// <summary>Two quiet nodes holding m0-m4 and their observers, then the object's keys deleted: Redis lost its data.</summary>
+    private async Task<(Node A, Node B, RoomCopy OnA, RoomCopy OnB)> TwoNodesThenTheDataLostAsync(string prefix)
     {
-        string prefix = Prefix();
-        // a and b check Redis only when told to here: the new node certainly seeds first
-        Action<RedisReplicationOptions> quiet = o => o.CatchUpInterval = TimeSpan.FromHours(1);
-        await using Node a = await Node.StartAsync(redis, prefix, quiet);
-        await using Node b = await Node.StartAsync(redis, prefix, quiet);
+        Node a = await Node.StartAsync(redis, prefix, Quiet);
+        Node b = await Node.StartAsync(redis, prefix, Quiet);
         RoomCopy onA = (await a.ObserveAsync()).Copy, onB = (await b.ObserveAsync()).Copy;
         for (int i = 0; i < 5; i++)
         {
@@ -347,9 +347,17 @@ public sealed class FaultTests(RedisServer redis)
         }
         await AllEqualAsync([a, b], [onA, onB], 5);
         string tag = $"{{{prefix}:lobby}}";
-        await redis.Database.KeyDeleteAsync([$"{tag}:epoch", $"{tag}:seq", $"{tag}:log", $"{tag}:snap"]); // the object's data is gone
+        await redis.Database.KeyDeleteAsync([$"{tag}:epoch", $"{tag}:seq", $"{tag}:log", $"{tag}:snap"]);
+        return (a, b, onA, onB);
+    }
 
-        await using Node c = await Node.StartAsync(redis, prefix, quiet); // never loaded: finds nothing, seeds the initial state
+    [Fact]
+    public async Task After_Redis_lost_the_objects_data_a_node_that_never_loaded_it_does_not_erase_the_state_the_running_nodes_hold()
+    {
+        string prefix = Prefix();
+        (Node a, Node b, RoomCopy onA, RoomCopy onB) = await TwoNodesThenTheDataLostAsync(prefix);
+        await using Node disposeA = a, disposeB = b;
+        await using Node c = await Node.StartAsync(redis, prefix, Quiet); // never loaded: finds nothing, seeds the initial state
         Assert.Empty(c.Room.Read().State.Messages);
         RoomCopy onC = (await c.ObserveAsync()).Copy;
         a.Services.GetRequiredService<RedisReplication>().CatchUpAll(); // a notices: its state goes back in
@@ -371,18 +379,9 @@ public sealed class FaultTests(RedisServer redis)
     public async Task After_Redis_lost_the_objects_data_a_change_through_a_running_node_keeps_its_state_over_the_initial_state_a_new_node_seeded()
     {
         string prefix = Prefix();
-        Action<RedisReplicationOptions> quiet = o => o.CatchUpInterval = TimeSpan.FromHours(1); // no check but the ones made here
-        await using Node a = await Node.StartAsync(redis, prefix, quiet);
-        await using Node b = await Node.StartAsync(redis, prefix, quiet);
-        RoomCopy onA = (await a.ObserveAsync()).Copy, onB = (await b.ObserveAsync()).Copy;
-        for (int i = 0; i < 5; i++)
-        {
-            await a.Room.PostAsync($"m{i}");
-        }
-        await AllEqualAsync([a, b], [onA, onB], 5);
-        string tag = $"{{{prefix}:lobby}}";
-        await redis.Database.KeyDeleteAsync([$"{tag}:epoch", $"{tag}:seq", $"{tag}:log", $"{tag}:snap"]); // the object's data is gone
-        await using Node c = await Node.StartAsync(redis, prefix, quiet); // never loaded: seeds the initial state
+        (Node a, Node b, RoomCopy onA, RoomCopy onB) = await TwoNodesThenTheDataLostAsync(prefix);
+        await using Node disposeA = a, disposeB = b;
+        await using Node c = await Node.StartAsync(redis, prefix, Quiet); // never loaded: seeds the initial state
         Assert.Empty(c.Room.Read().State.Messages);
 
         // b's next change comes before any check: it puts b's state back first, then goes on top of it
