@@ -67,6 +67,13 @@ public sealed class RedisReplicationOptions
     /// </summary>
     public int MaxQueuedMessages { get; set; } = 100_000;
 
+    /// <summary>
+    /// Bytes of the messages waiting for a replica to apply them; past this, the replica drops them and catches up from
+    /// the log instead (nothing is lost). Default 64 MiB. Threat: memory of a node that cannot keep up with large changes
+    /// (<see cref="MaxQueuedMessages"/> changes of <see cref="MaxChangeSize"/> each would be 100 GB).
+    /// </summary>
+    public long MaxQueuedBytes { get; set; } = 64L * 1024 * 1024;
+
     internal void Validate()
     {
         ArgumentNullException.ThrowIfNull(Configuration);
@@ -82,5 +89,6 @@ public sealed class RedisReplicationOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxChangeSize, 64, nameof(MaxChangeSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSnapshotSize, 64, nameof(MaxSnapshotSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueuedMessages, 1, nameof(MaxQueuedMessages));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueuedBytes, 1024, nameof(MaxQueuedBytes));
     }
 }

@@ -75,6 +75,41 @@ public sealed class FaultTests(RedisServer redis)
     private async Task<long> RedisSequenceAsync(string prefix) => (long)await redis.Database.StringGetAsync($"{{{prefix}:lobby}}:seq");
 
     [Fact]
+    public async Task A_replica_that_cannot_keep_up_queues_messages_up_to_MaxQueuedBytes_and_reads_the_rest_from_the_log()
+    {
+        string prefix = Prefix();
+        using var meters = new ReplicationMeters();
+        await using Node a = await Node.StartAsync(redis, prefix, o =>
+        {
+            o.MaxQueuedBytes = 16 * 1024;
+            o.ChangeTimeout = TimeSpan.FromSeconds(30); // the callers wait while the loop is held
+        });
+        using var gate = new ManualResetEventSlim(false);
+        a.Room.Gate = gate;
+        await SilentChangeAsync(prefix, JellySerializer.Serialize(new PbTuple([])), change: "block"); // 1, in the log only
+        Task<long> reveal = a.Room.PostAsync("reveal"); // 2 shows the gap: the loop replays 1 and is held in it
+        Assert.True(a.Room.Blocked.Wait(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        var big = new List<Task<long>>();
+        for (int i = 0; i < 5; i++)
+        {
+            big.Add(a.Room.PostAsync($"{i}{new string('x', 10_000)}")); // 10 KB each: the first fits in 16 KiB, the rest do not
+            int sequenced = 3 + i;
+            await EventuallyAsync(async () => await RedisSequenceAsync(prefix) == sequenced, () => $"{sequenced} not sequenced");
+        }
+        await EventuallyAsync(() => meters["pb.replication.changes.dropped"] == 4, () => $"dropped {meters["pb.replication.changes.dropped"]}");
+        gate.Set();
+
+        Assert.Equal(2, await reveal);
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(3 + i, await big[i]); // each applied, in order, the dropped ones from the log
+        }
+        RoomState state = a.Room.Read().State;
+        Assert.Equal(["reveal", .. Enumerable.Range(0, 5).Select(i => $"{i}{new string('x', 10_000)}")], state.Messages);
+        Assert.Equal(4, meters["pb.replication.changes.dropped"]);
+    }
+
+    [Fact]
     public async Task A_change_the_log_lost_before_its_node_applied_it_fails_its_caller_instead_of_reporting_success()
     {
         string prefix = Prefix();

@@ -35,7 +35,7 @@ internal sealed class Replica : IAsyncDisposable
 {
     private enum Kind : byte { Message, CatchUp, Load }
 
-    private readonly record struct Work(Kind Kind, Change Change);
+    private readonly record struct Work(Kind Kind, Change Change, int Size = 0);
 
     private readonly RedisReplication _replication;
     private readonly IReplicaOwner _owner;
@@ -58,6 +58,7 @@ internal sealed class Replica : IAsyncDisposable
     private readonly object _lifecycle = new(); // Start against DisposeAsync
     private Task _loop = Task.CompletedTask;
     private int _overflowed;
+    private long _queuedBytes; // of the messages in _work
     private int _catchUpQueued;
     private int _disposed;
     private string? _epoch;
@@ -165,6 +166,7 @@ internal sealed class Replica : IAsyncDisposable
     {
         while (!_stop.IsCancellationRequested && _work.Reader.TryRead(out Work work))
         {
+            Interlocked.Add(ref _queuedBytes, -work.Size);
             try
             {
                 if (Interlocked.Exchange(ref _overflowed, 0) == 1)
@@ -213,7 +215,8 @@ internal sealed class Replica : IAsyncDisposable
         {
             return; // a message the subscription delivered while this replica was being disposed
         }
-        if (message.Message.Length() > _options.MaxChangeSize + MaxHeaderSize)
+        long size = message.Message.Length();
+        if (size > _options.MaxChangeSize + MaxHeaderSize)
         {
             // Past what any node submits (MaxChangeSize): not queued, so the queue holds at most MaxQueuedMessages
             // changes of allowed size; the loop reads the change from the log and skips it there, as every node does.
@@ -264,8 +267,11 @@ internal sealed class Replica : IAsyncDisposable
                 return;
             }
         }
-        if (!_work.Writer.TryWrite(new Work(Kind.Message, change)))
+        // Bounded by count and by bytes: past either, the message is dropped and the loop catches up from the log.
+        if (Interlocked.Add(ref _queuedBytes, size) > _options.MaxQueuedBytes || !_work.Writer.TryWrite(new Work(Kind.Message, change, (int)size)))
         {
+            Interlocked.Add(ref _queuedBytes, -size);
+            _metrics.Dropped.Add(1);
             Volatile.Write(ref _overflowed, 1); // the log has it: the loop catches up when it gets here
         }
     }
