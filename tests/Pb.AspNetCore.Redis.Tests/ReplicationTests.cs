@@ -12,18 +12,8 @@ public sealed class ReplicationTests(RedisServer redis)
     private static string Prefix() => "t" + Guid.NewGuid().ToString("N")[..12];
 
     /// <summary>Waits (bounded) until <paramref name="done"/> holds; fails with <paramref name="what"/> and the last state otherwise.</summary>
-    internal static async Task EventuallyAsync(Func<bool> done, Func<string> what, int seconds = 20)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!done())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Not reached within {seconds} s: {what()}");
-            }
-            await Task.Delay(20);
-        }
-    }
+    internal static Task EventuallyAsync(Func<bool> done, Func<string> what, int seconds = 20) =>
+        EventuallyAsync(() => Task.FromResult(done()), what, seconds);
 
     internal static async Task EventuallyAsync(Func<Task<bool>> done, Func<string> what, int seconds = 20)
     {

@@ -218,8 +218,8 @@ internal sealed class Replica : IAsyncDisposable
         long size = message.Message.Length();
         if (size > _options.MaxChangeSize + MaxHeaderSize)
         {
-            // Past what any node submits (MaxChangeSize): not queued, so the queue holds at most MaxQueuedMessages
-            // changes of allowed size; the loop reads the change from the log and skips it there, as every node does.
+            // Past what any node submits (MaxChangeSize): not queued (the queue holds changes of allowed size only,
+            // within MaxQueuedMessages and MaxQueuedBytes); the loop reads it from the log and skips it, as every node does.
             RedisReplicationLog.Malformed(_logger, Name);
             RequestCatchUp();
             return;
@@ -528,24 +528,19 @@ internal sealed class Replica : IAsyncDisposable
     }
 
     /// <summary>Keeps what Apply threw for a change (the last 64), for its submitter. Under the owner's SyncRoot.</summary>
-    private void RememberError(string epoch, long sequence, Exception error)
+    private void RememberError(string epoch, long sequence, Exception error) => KeepLast(_recentErrors, (epoch, sequence, error));
+
+    private static void KeepLast<T>(Queue<T> recent, T item)
     {
-        _recentErrors.Enqueue((epoch, sequence, error));
-        if (_recentErrors.Count > 64)
+        recent.Enqueue(item);
+        if (recent.Count > 64)
         {
-            _recentErrors.Dequeue();
+            recent.Dequeue();
         }
     }
 
     /// <summary>Keeps a range of numbers a resync moved past without applying them (the last 64), for their submitters. Under the owner's SyncRoot.</summary>
-    private void RememberLoss(string epoch, long from, long to, string reason)
-    {
-        _recentLosses.Enqueue((epoch, from, to, reason));
-        if (_recentLosses.Count > 64)
-        {
-            _recentLosses.Dequeue();
-        }
-    }
+    private void RememberLoss(string epoch, long from, long to, string reason) => KeepLast(_recentLosses, (epoch, from, to, reason));
 
     /// <summary>The error for a change a resync moved past without applying it, or null when it is in the state. Under the owner's SyncRoot.</summary>
     private ChangeLostException? FindLoss(string epoch, long sequence)
