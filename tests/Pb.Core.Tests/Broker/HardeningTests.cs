@@ -48,16 +48,17 @@ public sealed class HardeningTests
         ActivitySource.AddActivityListener(listener);
         await using var host = await BrokerTestHost.StartAsync();
         RemoteReference root = await host.Client.GetRootObjectAsync(Ct);
-        // slowAdd is still running (asynchronously) when add_one is read on the same read loop.
-        Task<long> slow = root.CallRemoteAsync<long>("slowAdd", 1L, 2L);
-        Task<long> fast = root.CallRemoteAsync<long>("add_one", 41L);
+        // traced_slow is still running (asynchronously) when traced_add_one is read on the same read loop. The listener
+        // sees the calls of tests running beside this one too: these two methods are called by this test only.
+        Task<long> slow = root.CallRemoteAsync<long>("traced_slow", 1L, 2L);
+        Task<long> fast = root.CallRemoteAsync<long>("traced_add_one", 41L);
         Assert.Equal(42, await fast.WaitAsync(Cap, Ct));
         Assert.Equal(3, await slow.WaitAsync(Cap, Ct));
         await host.DisposeAsync();
         lock (stopped)
         {
-            Activity slowCall = Assert.Single(stopped, a => a.DisplayName == "pb.call slowAdd");
-            Activity fastCall = Assert.Single(stopped, a => a.DisplayName == "pb.call add_one");
+            Activity slowCall = Assert.Single(stopped, a => a.DisplayName == "pb.call traced_slow");
+            Activity fastCall = Assert.Single(stopped, a => a.DisplayName == "pb.call traced_add_one");
             Assert.NotEqual(slowCall.SpanId, fastCall.ParentSpanId);
             Assert.Null(fastCall.Parent);
         }
