@@ -74,6 +74,14 @@ public sealed class RedisReplicationOptions
     /// </summary>
     public long MaxQueuedBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// Bytes of log entries a replica reads from Redis in one page, and holds in a resync before it applies them (a page
+    /// holds at least one entry; a resync past it applies what it read, then replays the rest page by page). Default 8 MiB.
+    /// Threat: a page of 1,000 entries of <see cref="MaxChangeSize"/> (1 GB), or a resync over a log of
+    /// <see cref="LogLength"/> such entries (10 GB), in one node's memory, and in Redis's while it answers.
+    /// </summary>
+    public int MaxLogReadBytes { get; set; } = 8 * 1024 * 1024;
+
     internal void Validate()
     {
         ArgumentNullException.ThrowIfNull(Configuration);
@@ -90,5 +98,6 @@ public sealed class RedisReplicationOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSnapshotSize, 64, nameof(MaxSnapshotSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueuedMessages, 1, nameof(MaxQueuedMessages));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueuedBytes, 1024, nameof(MaxQueuedBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxLogReadBytes, 1024, nameof(MaxLogReadBytes));
     }
 }

@@ -475,6 +475,64 @@ public sealed class FaultTests(RedisServer redis)
     }
 
     [Fact]
+    public async Task A_log_page_stops_at_MaxLogReadBytes_with_at_least_one_entry_and_says_when_more_are_left()
+    {
+        string prefix = Prefix();
+        await using Node a = await Node.StartAsync(redis, prefix, o => o.SnapshotInterval = 1000);
+        for (int i = 0; i < 10; i++)
+        {
+            await a.Room.PostAsync($"{i}{new string('x', 2_000)}"); // numbers 1-10, about 2 KB each in the log
+        }
+        string tag = $"{{{prefix}:lobby}}";
+        async Task<(long[] Sequences, long Cut)> RangeAsync(long from, int count, long budget)
+        {
+            var range = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(RedisScripts.Range, [tag + ":epoch", tag + ":log"], [from, count, budget]))!;
+            long[] sequences = [.. ((RedisResult[])range[1]!).Select(RedisProtocol.SequenceOfEntry)];
+            return (sequences, (long)range[2]);
+        }
+        (long[] page, long cut) = await RangeAsync(1, 1000, 5_000);
+        Assert.Equal([1L, 2L], page); // a third entry would pass 5,000 bytes
+        Assert.Equal(1, cut);
+        (page, cut) = await RangeAsync(3, 1000, 1);
+        Assert.Equal([3L], page); // at least one entry, whatever its size
+        Assert.Equal(1, cut);
+        (page, cut) = await RangeAsync(4, 1000, 1_000_000);
+        Assert.Equal(Enumerable.Range(4, 7).Select(i => (long)i), page); // read 64 at a time, the log's end is no cut
+        Assert.Equal(0, cut);
+        (page, cut) = await RangeAsync(2, 3, 1_000_000);
+        Assert.Equal([2L, 3L, 4L], page); // the count still holds
+        Assert.Equal(0, cut);
+
+        var load = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(RedisScripts.Load,
+            [tag + ":epoch", tag + ":seq", tag + ":snap", tag + ":log"], [1000, 5_000]))!;
+        Assert.Equal([1L, 2L], ((RedisResult[])load[4]!).Select(RedisProtocol.SequenceOfEntry)); // the snapshot is the initial one (0)
+        Assert.Equal(1, (long)load[5]);
+    }
+
+    [Fact]
+    public async Task A_late_node_whose_log_passes_MaxLogReadBytes_loads_part_of_it_then_replays_the_rest_page_by_page()
+    {
+        string prefix = Prefix();
+        await using Node a = await Node.StartAsync(redis, prefix, o => o.SnapshotInterval = 1000);
+        string[] posts = [.. Enumerable.Range(0, 30).Select(i => $"{i}{new string('x', 2_000)}")];
+        foreach (string post in posts)
+        {
+            await a.Room.PostAsync(post); // 60 KB of log after the (initial) snapshot
+        }
+
+        await using Node late = await Node.StartAsync(redis, prefix, o =>
+        {
+            o.SnapshotInterval = 1000;
+            o.MaxLogReadBytes = 16 * 1024; // a resync holds about eight of them, a page as many
+        });
+        Assert.Equal(30, late.Room.Sequence); // ready with the whole log applied, not only what the resync held
+        Assert.Equal(posts, late.Room.Read().State.Messages);
+        (_, RoomCopy copy) = await late.ObserveAsync();
+        await late.Room.PostAsync("after");
+        await AllEqualAsync([a, late], [copy], 31);
+    }
+
+    [Fact]
     public async Task A_late_node_pages_past_a_thousand_unreadable_log_entries_in_a_row()
     {
         string prefix = Prefix();

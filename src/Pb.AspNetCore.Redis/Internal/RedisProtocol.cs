@@ -170,23 +170,55 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// The epoch, the last sequence number, the snapshot and the first log entries after it, read together: KEYS epoch,
-    /// seq, snap, log; ARGV count. Answers {epoch|false, seq, snapSeq, snapState, entries}.
+    /// A Lua function the reading scripts share: <c>page(log, from, count, budget)</c> answers the log entries from sequence
+    /// number <c>from</c> on, at most <c>count</c> of them and, past the first, at most <c>budget</c> bytes (ids, field names
+    /// and values), and 1 when it stopped at the budget with entries left (0 otherwise). It reads the stream 64 entries at a
+    /// time, so neither the answer nor the script's own memory holds more than the budget and one chunk.
     /// </summary>
-    public const string Load = """
+    private const string PageFunction = """
+        local function page(log, from, count, budget)
+            local out, used, start = {}, 0, from .. '-0'
+            while #out < count do
+                local want = math.min(count - #out, 64)
+                local chunk = redis.call('XRANGE', log, start, '+', 'COUNT', want)
+                for _, e in ipairs(chunk) do
+                    local size = #e[1]
+                    for _, f in ipairs(e[2]) do size = size + #f end
+                    if #out > 0 and used + size > budget then return out, 1 end
+                    used = used + size
+                    out[#out + 1] = e
+                end
+                if #chunk < want then break end
+                start = '(' .. chunk[#chunk][1]
+            end
+            return out, 0
+        end
+
+        """;
+
+    /// <summary>
+    /// The epoch, the last sequence number, the snapshot and the first log entries after it, read together: KEYS epoch,
+    /// seq, snap, log; ARGV count, budget (bytes, see <see cref="PageFunction"/>). Answers {epoch|false, seq, snapSeq,
+    /// snapState, entries, cut}.
+    /// </summary>
+    public const string Load = PageFunction + """
         local epoch = redis.call('GET', KEYS[1])
         local seq = redis.call('GET', KEYS[2]) or '0'
         local snap = redis.call('HMGET', KEYS[3], 's', 'v')
-        local entries = {}
+        local entries, cut = {}, 0
         if epoch and snap[1] then
-            entries = redis.call('XRANGE', KEYS[4], (tonumber(snap[1]) + 1) .. '-0', '+', 'COUNT', ARGV[1])
+            entries, cut = page(KEYS[4], tonumber(snap[1]) + 1, tonumber(ARGV[1]), tonumber(ARGV[2]))
         end
-        return {epoch, seq, snap[1], snap[2], entries}
+        return {epoch, seq, snap[1], snap[2], entries, cut}
         """;
 
-    /// <summary>Log entries from a sequence number with the epoch they belong to, read together: KEYS epoch, log; ARGV from, count. Answers {epoch|false, entries}.</summary>
-    public const string Range = """
-        return {redis.call('GET', KEYS[1]), redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])}
+    /// <summary>
+    /// Log entries from a sequence number with the epoch they belong to, read together: KEYS epoch, log; ARGV from, count,
+    /// budget (bytes, see <see cref="PageFunction"/>). Answers {epoch|false, entries, cut}.
+    /// </summary>
+    public const string Range = PageFunction + """
+        local entries, cut = page(KEYS[2], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
+        return {redis.call('GET', KEYS[1]), entries, cut}
         """;
 
     /// <summary>

@@ -349,7 +349,7 @@ internal sealed class Replica : IAsyncDisposable
     {
         while (_sequence < upTo)
         {
-            var range = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Range, [_keys.Epoch, _keys.Log], [_sequence + 1, PageSize]).ConfigureAwait(false))!;
+            var range = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Range, [_keys.Epoch, _keys.Log], [_sequence + 1, PageSize, _options.MaxLogReadBytes]).ConfigureAwait(false))!;
             if ((string?)range[0] != _epoch || range[1].Length == 0)
             {
                 return false;
@@ -381,6 +381,7 @@ internal sealed class Replica : IAsyncDisposable
         long snapshotSequence, head;
         byte[]? snapshot;
         List<Change> changes;
+        bool partial; // the changes read stop at MaxLogReadBytes, before the log's end
         for (int attempt = 1; ; attempt++)
         {
             RedisResult[] load = await LoadAsync(db).ConfigureAwait(false);
@@ -404,9 +405,10 @@ internal sealed class Replica : IAsyncDisposable
             // The changes after the snapshot, read before anything changes here (a trimmed log loses what it no longer
             // has); the first page came with the snapshot, each further one with the epoch it belongs to.
             changes = [];
-            long next = snapshotSequence + 1;
+            partial = false;
+            long next = snapshotSequence + 1, read = 0;
             RedisResult entries = load[4];
-            bool sameHistory = true;
+            bool cut = (long)load[5] == 1, sameHistory = true;
             for (;;)
             {
                 long pageStart = next;
@@ -418,6 +420,7 @@ internal sealed class Replica : IAsyncDisposable
                         {
                             changes.Add(change);
                             next = change.Sequence + 1;
+                            read += change.Arguments.Length + change.Name.Length;
                         }
                     }
                     else if (RedisProtocol.SequenceOfEntry(entries[i]) is var unreadable && unreadable >= next)
@@ -425,18 +428,25 @@ internal sealed class Replica : IAsyncDisposable
                         next = unreadable + 1; // skipped (every node alike), and the next page starts after it
                     }
                 }
-                if (entries.Length < PageSize || next == pageStart)
+                if ((entries.Length < PageSize && !cut) || next == pageStart)
                 {
                     break; // the end of the log, or a page of entries without even a sequence number: what follows is lost
                 }
+                if (read >= _options.MaxLogReadBytes)
+                {
+                    partial = true; // as much as a resync holds: the rest is replayed once this is in
+                    break;
+                }
                 _stop.Token.ThrowIfCancellationRequested();
-                var range = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Range, [_keys.Epoch, _keys.Log], [next, PageSize]).ConfigureAwait(false))!;
+                long budget = _options.MaxLogReadBytes - read;
+                var range = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Range, [_keys.Epoch, _keys.Log], [next, PageSize, budget]).ConfigureAwait(false))!;
                 if ((string?)range[0] != epoch)
                 {
                     sameHistory = false; // Redis lost its data while we read: read the new history
                     break;
                 }
                 entries = range[1];
+                cut = (long)range[2] == 1;
             }
             bool snapshotOlderThanLog = changes.Count > 0 && changes[0].Sequence != snapshotSequence + 1;
             if ((sameHistory && !snapshotOlderThanLog) || attempt == 3)
@@ -481,7 +491,7 @@ internal sealed class Replica : IAsyncDisposable
                     settled.Add((waiter, error));
                 }
             }
-            if (sequence < head)
+            if (sequence < head && !partial)
             {
                 // Redis numbered changes its log no longer holds, after the snapshot: move on past them (waiting for
                 // them would wait forever).
@@ -524,7 +534,19 @@ internal sealed class Replica : IAsyncDisposable
         {
             RedisReplicationLog.Loaded(_logger, Name, Sequence, epoch);
         }
-        _ready.TrySetResult();
+        try
+        {
+            // The rest of the log, page by page, as a gap is filled (the state above is whole up to its number); when
+            // the log no longer holds it, the catch-up resyncs from a newer snapshot.
+            if (partial && !await ReplayAsync(db, head).ConfigureAwait(false))
+            {
+                RequestCatchUp();
+            }
+        }
+        finally
+        {
+            _ready.TrySetResult();
+        }
     }
 
     /// <summary>Keeps what Apply threw for a change (the last 64), for its submitter. Under the owner's SyncRoot.</summary>
@@ -556,7 +578,7 @@ internal sealed class Replica : IAsyncDisposable
     }
 
     private async Task<RedisResult[]> LoadAsync(IDatabase db) =>
-        (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Load, [_keys.Epoch, _keys.Sequence, _keys.Snapshot, _keys.Log], [PageSize]).ConfigureAwait(false))!;
+        (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Load, [_keys.Epoch, _keys.Sequence, _keys.Snapshot, _keys.Log], [PageSize, _options.MaxLogReadBytes]).ConfigureAwait(false))!;
 
     /// <summary>Starts the object's history from this node's state (the first node to ask wins); answers the epoch that holds.</summary>
     private async Task<string> SeedAsync(IDatabase db, bool adopt = true)
