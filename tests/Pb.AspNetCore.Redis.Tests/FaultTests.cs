@@ -533,6 +533,29 @@ public sealed class FaultTests(RedisServer redis)
     }
 
     [Fact]
+    public async Task After_Redis_lost_the_data_a_state_past_MaxSnapshotSize_is_not_seeded_and_the_change_fails_with_the_limit()
+    {
+        string prefix = Prefix();
+        await using Node a = await Node.StartAsync(redis, prefix, o =>
+        {
+            o.SnapshotInterval = 1000;
+            o.MaxSnapshotSize = 4096;
+        });
+        for (int i = 0; i < 3; i++)
+        {
+            await a.Room.PostAsync($"{i}{new string('x', 2_000)}"); // the state grows past 4 KiB; the log holds it
+        }
+        string tag = $"{{{prefix}:lobby}}";
+        await redis.Database.KeyDeleteAsync([tag + ":epoch", tag + ":seq", tag + ":log", tag + ":snap"]); // Redis lost the data
+
+        // Seeding it would put a snapshot into Redis that every node with this limit refuses to load.
+        PbException error = await Assert.ThrowsAsync<PbException>(() => a.Room.PostAsync("more"));
+        Assert.Contains("MaxSnapshotSize (4096)", error.Message);
+        Assert.False(await redis.Database.KeyExistsAsync(tag + ":snap"));
+        Assert.Equal(3, a.Room.Read().State.Messages.Count); // the node keeps serving what it holds
+    }
+
+    [Fact]
     public async Task A_late_node_pages_past_a_thousand_unreadable_log_entries_in_a_row()
     {
         string prefix = Prefix();

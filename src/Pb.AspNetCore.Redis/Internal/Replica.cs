@@ -592,6 +592,12 @@ internal sealed class Replica : IAsyncDisposable
             state = _owner.SerializeState(initial: !loaded);
             sequence = loaded ? _sequence : 0;
         }
+        if (state.Length > _options.MaxSnapshotSize)
+        {
+            // Every node must load the history's start: one past the limit would be refused by each of them, forever.
+            RedisReplicationLog.SnapshotTooLarge(_logger, Name, sequence, state.Length, _options.MaxSnapshotSize);
+            throw new PbException($"The state of '{Name}' is {state.Length} bytes, more than RedisReplicationOptions.MaxSnapshotSize ({_options.MaxSnapshotSize}): it cannot start the shared history, which every node must load. Nothing was changed.");
+        }
         string candidate = Guid.NewGuid().ToString("N");
         string answer = (string)(await db.ScriptEvaluateAsync(RedisScripts.Seed,
             [_keys.Epoch, _keys.Sequence, _keys.Log, _keys.Snapshot], [candidate, sequence, state, loaded ? "0" : "1"]).ConfigureAwait(false))!;
