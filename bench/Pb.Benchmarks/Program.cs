@@ -9,7 +9,7 @@ public static class Program
     {
         if (args is ["quick", ..])
         {
-            Quick();
+            Quick(args.Length > 1 ? args[1] : null, args.Length > 2 ? double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1);
             return;
         }
         if (args is ["quick-call", ..])
@@ -60,7 +60,10 @@ public static class Program
     }
 
     /// <summary>A rough stopwatch pass over the typed codec (for a quick look while working; docs use BenchmarkDotNet).</summary>
-    private static void Quick()
+    /// <param name="only">Runs the cases whose name contains this (all when null), each for <paramref name="seconds"/>: a
+    /// case run for 20 s is what <c>perf record -p</c> looks at.</param>
+    /// <param name="seconds">How long each case runs after its warm-up.</param>
+    private static void Quick(string? only, double seconds)
     {
         var b = new TypedCodecBenchmarks();
         b.Setup();
@@ -81,7 +84,7 @@ public static class Program
             ("untyped: decode 1000 dicts (jelly)", () => c.Dicts_Decode_Jelly()!),
             ("untyped: decode 1000 dicts (msgpack object)", () => c.Dicts_Decode_MessagePack()!),
         ];
-        foreach ((string name, Func<object> run) in cases)
+        foreach ((string name, Func<object> run) in cases.Where(c => only is null || c.Item1.Contains(only, StringComparison.Ordinal)))
         {
             for (int i = 0; i < 200; i++)
             {
@@ -89,7 +92,7 @@ public static class Program
             }
             var clock = Stopwatch.StartNew();
             int n = 0;
-            while (clock.ElapsedMilliseconds < 1000)
+            while (clock.Elapsed.TotalSeconds < seconds)
             {
                 run();
                 n++;

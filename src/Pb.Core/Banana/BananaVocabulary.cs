@@ -24,7 +24,7 @@ public static class BananaVocabulary
 
     // Shortest and longest word, so most strings are rejected by length alone.
     private const int MinWordLength = 4;  // "None", "list", "copy"
-    private const int MaxWordLength = 13; // "unpersistable", "not_logged_in"
+    internal const int MaxWordLength = 13; // "unpersistable", "not_logged_in"
 
     /// <summary>Returns the word at <paramref name="index"/> (1..31), or false for any other index.</summary>
     public static bool TryGetWord(long index, out ReadOnlySpan<byte> word)

@@ -18,6 +18,7 @@ namespace Pb.Banana;
 public ref struct BananaWriter
 {
     private const int MinBufferSize = 256;
+    private const int MaxShortText = 42; // 42 UTF-16 units are at most 126 UTF-8 bytes: a one-byte header
     private static readonly BigInteger s_intBound = BigInteger.Pow(2, 7 * BananaLimits.HeaderLimit);
 
     private readonly IBufferWriter<byte> _output;
@@ -167,6 +168,25 @@ public ref struct BananaWriter
     /// </summary>
     public void WriteUtf8(scoped ReadOnlySpan<char> text)
     {
+        if (text.Length <= MaxShortText && _maxItemLength >= MaxShortText * 3)
+        {
+            // One pass for short text (most of it): encoded straight after room for a one-byte header, which any
+            // length up to 127 takes, then the header written in front, or the whole replaced by a vocabulary word.
+            Span<byte> span = GetSpan(2 + MaxShortText * 3);
+            System.Text.Unicode.Utf8.FromUtf16(text, span[2..], out _, out int written, replaceInvalidSequences: true);
+            if (written <= BananaVocabulary.MaxWordLength && Dialect == BananaDialect.Pb
+                && BananaVocabulary.IndexOf(span.Slice(2, written)) is var index and not 0)
+            {
+                span[0] = (byte)index; // every index is below 128: one header byte
+                span[1] = BananaTypeByte.Vocab;
+                _buffered += 2;
+                return;
+            }
+            span[0] = (byte)written;
+            span[1] = BananaTypeByte.String;
+            _buffered += 2 + written;
+            return;
+        }
         int length = Encoding.UTF8.GetByteCount(text);
         if (length <= 13 && Dialect == BananaDialect.Pb)
         {

@@ -138,7 +138,8 @@ public sealed class Jellier
 
     private void Scan(object? value, int depth)
     {
-        if (value is not null && value.GetType() == _recordType && _recordShape is { Flat: true })
+        // The shape first: GetType is a call, and untyped values (no record met) should not pay it for every value.
+        if (_recordShape is { Flat: true } && value is not null && value.GetType() == _recordType)
         {
             if (depth >= _maxDepth)
             {
@@ -350,7 +351,7 @@ public sealed class Jellier
 
     private void Write(ref BananaWriter w, object? value, int depth)
     {
-        if (value is not null && value.GetType() == _recordType && _recordShape is { } record)
+        if (_recordShape is { } record && value is not null && value.GetType() == _recordType)
         {
             // The record type met last (a list of records): before the interface tests of the switch.
             WriteRecord(ref w, record, value, depth);
