@@ -37,7 +37,7 @@ internal static partial class RedisReplicationLog
     [LoggerMessage(11, LogLevel.Information, "Connection to Redis {Kind} restored; replicas catch up.")]
     public static partial void ConnectionRestored(ILogger logger, string kind);
 
-    [LoggerMessage(12, LogLevel.Error, "Replica {Name} wrote no snapshot at sequence {Sequence}: the state is {Size} bytes, more than RedisReplicationOptions.MaxSnapshotSize ({Limit}); a node that starts late cannot load it.")]
+    [LoggerMessage(12, LogLevel.Error, "Replica {Name} wrote no snapshot at sequence {Sequence}: the state is {Size} bytes, more than RedisReplicationOptions.MaxSnapshotSize ({Limit}), which no node would load.")]
     public static partial void SnapshotTooLarge(ILogger logger, string name, long sequence, int size, int limit);
 
     [LoggerMessage(13, LogLevel.Warning, "Replica {Name} put its state at sequence {Sequence} back into Redis (epoch {Epoch}), replacing an initial state that a node which never loaded the object had seeded.")]

@@ -137,7 +137,7 @@ public ref struct BananaWriter
         }
         if (value.Length > _maxItemLength)
         {
-            throw new BananaException($"byte string is too long to send ({value.Length}); the limit is {_maxItemLength} bytes (BananaLimits.MaxItemLength).");
+            throw TooLong(value.Length);
         }
         WriteHeader((ulong)value.Length, BananaTypeByte.String);
         WriteRaw(value);
@@ -153,7 +153,7 @@ public ref struct BananaWriter
         }
         if (value.Length > _maxItemLength)
         {
-            throw new BananaException($"byte string is too long to send ({value.Length}); the limit is {_maxItemLength} bytes (BananaLimits.MaxItemLength).");
+            throw TooLong(value.Length);
         }
         WriteHeader((ulong)value.Length, BananaTypeByte.String);
         foreach (ReadOnlyMemory<byte> segment in value)
@@ -168,7 +168,7 @@ public ref struct BananaWriter
     /// </summary>
     public void WriteUtf8(scoped ReadOnlySpan<char> text)
     {
-        if (text.Length <= MaxShortText && _maxItemLength >= MaxShortText * 3)
+        if (text.Length <= MaxShortText)
         {
             // One pass for short text (most of it): encoded straight after room for a one-byte header, which any
             // length up to 127 takes, then the header written in front, or the whole replaced by a vocabulary word.
@@ -182,22 +182,19 @@ public ref struct BananaWriter
                 _buffered += 2;
                 return;
             }
+            if (written > _maxItemLength)
+            {
+                throw TooLong(written);
+            }
             span[0] = (byte)written;
             span[1] = BananaTypeByte.String;
             _buffered += 2 + written;
             return;
         }
         int length = Encoding.UTF8.GetByteCount(text);
-        if (length <= 13 && Dialect == BananaDialect.Pb)
-        {
-            Span<byte> small = stackalloc byte[13];
-            Encoding.UTF8.GetBytes(text, small);
-            WriteBytes(small[..length]);
-            return;
-        }
         if (length > _maxItemLength)
         {
-            throw new BananaException($"byte string is too long to send ({length}); the limit is {_maxItemLength} bytes (BananaLimits.MaxItemLength).");
+            throw TooLong(length);
         }
         WriteHeader((ulong)length, BananaTypeByte.String);
         if (length <= 64 * 1024)
@@ -284,6 +281,9 @@ public ref struct BananaWriter
         span[i++] = typeByte;
         _buffered += i;
     }
+
+    private readonly BananaException TooLong(long length) =>
+        new($"byte string is too long to send ({length}); the limit is {_maxItemLength} bytes (BananaLimits.MaxItemLength).");
 
     private Span<byte> GetSpan(int size)
     {
