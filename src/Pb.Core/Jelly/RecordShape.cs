@@ -18,10 +18,10 @@ internal sealed class RecordShape
     private static readonly ConcurrentDictionary<Type, RecordShape?> s_forWriting = new();
 
     private readonly Dictionary<string, int> _byName;
-    private readonly Func<object?[], bool[], object> _create;
+    private readonly Func<object?[], long[], bool[], object> _create;
     private readonly bool _refuseUnknownKeys;
 
-    private RecordShape(Type type, Member[] members, Func<object?[], bool[], object> create, bool refuseUnknownKeys)
+    private RecordShape(Type type, Member[] members, Func<object?[], long[], bool[], object> create, bool refuseUnknownKeys)
     {
         Type = type;
         Members = members;
@@ -46,6 +46,9 @@ internal sealed class RecordShape
 
     private readonly Encoded?[] _encoded = new Encoded?[2];
     private readonly int _longestItem;
+
+    /// <summary>The longest item in this type's fixed bytes: a read may compare them only under a larger item limit.</summary>
+    internal int LongestFixedItem => _longestItem;
 
     /// <summary>The bytes every value of this type starts with, and each member's <c>[key, </c> prefix, in one dialect.</summary>
     internal sealed record Encoded(byte[] Head, byte[][] Prefixes);
@@ -89,6 +92,9 @@ internal sealed class RecordShape
         /// <summary>How the jellier writes this member without boxing: <see cref="MemberKind.Other"/> goes through <see cref="Get"/>.</summary>
         public MemberKind Kind { get; init; }
 
+        /// <summary>Where a read keeps this member's value until the value is made: unboxed for long, int, double and bool.</summary>
+        public MemberSlot Slot { get; init; }
+
         /// <summary>The value of an Int64-kind member (long, int, short, ... widened), unboxed.</summary>
         public Func<object, long>? GetInt64 { get; init; }
 
@@ -100,6 +106,12 @@ internal sealed class RecordShape
     }
 
     internal enum MemberKind : byte { Other, Int64, Double, String, Boolean }
+
+    /// <summary>
+    /// A member's place in a <see cref="Builder"/>: <see cref="Object"/> in the object array, the others in the long array
+    /// (a double as its bits, a bool as 0 or 1), so reading a record boxes none of its numbers.
+    /// </summary>
+    internal enum MemberSlot : byte { Object, Int64, Int32, Double, Boolean }
 
     private static bool IsScalar(Type t) =>
         t.IsPrimitive || t.IsEnum || t == typeof(string) || t == typeof(decimal) || t == typeof(byte[]) || t == typeof(DateTime)
@@ -204,13 +216,15 @@ internal sealed class RecordShape
             members[i] = new Member(name, pt, CompileGetter(type, p), allowsNull, required, hasDefault, defaultValue)
             {
                 Kind = kind,
+                Slot = pt == typeof(long) ? MemberSlot.Int64 : pt == typeof(int) ? MemberSlot.Int32 : pt == typeof(double) ? MemberSlot.Double
+                    : pt == typeof(bool) ? MemberSlot.Boolean : MemberSlot.Object,
                 GetInt64 = kind == MemberKind.Int64 ? CompileGetter<long>(type, p) : null,
                 GetDouble = kind == MemberKind.Double ? CompileGetter<double>(type, p) : null,
                 GetString = kind == MemberKind.String ? CompileGetter<string?>(type, p) : null,
                 GetBoolean = kind == MemberKind.Boolean ? CompileGetter<bool>(type, p) : null,
             };
         }
-        Func<object?[], bool[], object> create = CompileCreate(type, constructor, parameters, ctorIndex, properties);
+        Func<object?[], long[], bool[], object> create = CompileCreate(type, constructor, parameters, ctorIndex, properties);
         return new RecordShape(type, members, create, settings.RefuseUnknownKeys);
     }
 
@@ -232,16 +246,26 @@ internal sealed class RecordShape
     }
 
     /// <summary>
-    /// <c>(values, present) =&gt; { var x = new T(values[c0], ...); if (present[k]) x.P = values[k]; ...; return x; }</c>:
-    /// values are already converted to each member's type.
+    /// <c>(values, scalars, present) =&gt; { var x = new T(values[c0], scalars[c1], ...); if (present[k]) x.P = values[k]; ...; return x; }</c>:
+    /// values are already converted to each member's type; long, int, double and bool members come from
+    /// <c>scalars</c> (see <see cref="MemberSlot"/>).
     /// </summary>
-    private static Func<object?[], bool[], object> CompileCreate(Type type, ConstructorInfo? constructor, ParameterInfo[] parameters, int[] ctorIndex, PropertyInfo[] properties)
+    private static Func<object?[], long[], bool[], object> CompileCreate(Type type, ConstructorInfo? constructor, ParameterInfo[] parameters, int[] ctorIndex, PropertyInfo[] properties)
     {
         ParameterExpression values = Expression.Parameter(typeof(object?[]), "values");
+        ParameterExpression scalars = Expression.Parameter(typeof(long[]), "scalars");
         ParameterExpression present = Expression.Parameter(typeof(bool[]), "present");
         ParameterExpression result = Expression.Variable(type, "result");
         var body = new List<Expression>();
-        Expression Value(int i, Type t) => Expression.Convert(Expression.ArrayIndex(values, Expression.Constant(i)), t);
+        Expression Value(int i, Type t)
+        {
+            Expression scalar = Expression.ArrayIndex(scalars, Expression.Constant(i));
+            return t == typeof(long) ? scalar
+                : t == typeof(int) ? Expression.Convert(scalar, typeof(int))
+                : t == typeof(double) ? Expression.Call(typeof(BitConverter), nameof(BitConverter.Int64BitsToDouble), null, scalar)
+                : t == typeof(bool) ? Expression.NotEqual(scalar, Expression.Constant(0L))
+                : Expression.Convert(Expression.ArrayIndex(values, Expression.Constant(i)), t);
+        }
         body.Add(Expression.Assign(result, constructor is null
             ? Expression.New(type)
             : Expression.New(constructor, parameters.Select((p, j) => Value(ctorIndex[j], p.ParameterType)))));
@@ -259,7 +283,7 @@ internal sealed class RecordShape
             }
         }
         body.Add(Expression.Convert(result, typeof(object)));
-        return Expression.Lambda<Func<object?[], bool[], object>>(Expression.Block([result], body), values, present).Compile();
+        return Expression.Lambda<Func<object?[], long[], bool[], object>>(Expression.Block([result], body), values, scalars, present).Compile();
     }
 
     /// <summary>Reads a dict (text keys) into a new value of <see cref="Type"/>.</summary>
@@ -328,29 +352,69 @@ internal sealed class RecordShape
     internal int BadKey(object? key) =>
         throw new JellyException($"Cannot read {Type.Name}: its keys must be text, not {PbValueFormatter.PythonTypeName(key)}.");
 
-    internal Builder StartReading() => new(this, new object?[Members.Length], new bool[Members.Length]);
+    internal Builder StartReading() => new(this, new object?[Members.Length], new long[Members.Length], new bool[Members.Length]);
 
     /// <summary>A builder over arrays the caller reuses from one value to the next (they are cleared here).</summary>
-    internal Builder StartReading(object?[] values, bool[] present)
+    internal Builder StartReading(object?[] values, long[] scalars, bool[] present)
     {
         Array.Clear(present);
-        return new(this, values, present);
+        return new(this, values, scalars, present);
     }
 
     /// <summary>The members read so far of one value; <see cref="Finish"/> checks what is missing and makes the value.</summary>
-    internal readonly struct Builder(RecordShape shape, object?[] values, bool[] present)
+    internal readonly struct Builder(RecordShape shape, object?[] values, long[] scalars, bool[] present)
     {
         private readonly object?[] _values = values;
+        private readonly long[] _scalars = scalars;
         private readonly bool[] _present = present;
 
         /// <summary>Sets member <paramref name="i"/> to a value already of its type (null for None).</summary>
         public void Set(int i, object? value)
         {
-            if (value is null && !shape.Members[i].AllowsNull)
+            Member m = shape.Members[i];
+            if (value is null && !m.AllowsNull)
             {
-                throw new JellyException($"Cannot read {shape.Type.Name}: member '{shape.Members[i].Name}' cannot be None.");
+                throw new JellyException($"Cannot read {shape.Type.Name}: member '{m.Name}' cannot be None.");
             }
-            _values[i] = value;
+            switch (m.Slot)
+            {
+                case MemberSlot.Int64:
+                    _scalars[i] = (long)value!;
+                    break;
+                case MemberSlot.Int32:
+                    _scalars[i] = (int)value!;
+                    break;
+                case MemberSlot.Double:
+                    _scalars[i] = BitConverter.DoubleToInt64Bits((double)value!);
+                    break;
+                case MemberSlot.Boolean:
+                    _scalars[i] = (bool)value! ? 1 : 0;
+                    break;
+                default:
+                    _values[i] = value;
+                    break;
+            }
+            _present[i] = true;
+        }
+
+        /// <summary>Sets a long or int member (<see cref="MemberSlot.Int64"/>, <see cref="MemberSlot.Int32"/>: the caller checked the range of an int), unboxed.</summary>
+        public void SetInteger(int i, long value)
+        {
+            _scalars[i] = value;
+            _present[i] = true;
+        }
+
+        /// <summary>Sets a double member (<see cref="MemberSlot.Double"/>), unboxed.</summary>
+        public void SetDouble(int i, double value)
+        {
+            _scalars[i] = BitConverter.DoubleToInt64Bits(value);
+            _present[i] = true;
+        }
+
+        /// <summary>Sets a bool member (<see cref="MemberSlot.Boolean"/>), unboxed.</summary>
+        public void SetBoolean(int i, bool value)
+        {
+            _scalars[i] = value ? 1 : 0;
             _present[i] = true;
         }
 
@@ -369,9 +433,21 @@ internal sealed class RecordShape
                     throw new JellyException($"Cannot read {shape.Type.Name}: missing required member '{m.Name}'.");
                 }
                 object? fallback = m.HasDefault ? m.Default : null;
-                _values[i] = fallback is null && m.Type.IsValueType && Nullable.GetUnderlyingType(m.Type) is null ? Activator.CreateInstance(m.Type) : fallback;
+                if (m.Slot == MemberSlot.Object)
+                {
+                    _values[i] = fallback is null && m.Type.IsValueType && Nullable.GetUnderlyingType(m.Type) is null ? Activator.CreateInstance(m.Type) : fallback;
+                }
+                else
+                {
+                    _scalars[i] = fallback is null ? 0 : m.Slot switch
+                    {
+                        MemberSlot.Double => BitConverter.DoubleToInt64Bits(System.Convert.ToDouble(fallback, System.Globalization.CultureInfo.InvariantCulture)),
+                        MemberSlot.Boolean => (bool)fallback ? 1 : 0,
+                        _ => System.Convert.ToInt64(fallback, System.Globalization.CultureInfo.InvariantCulture),
+                    };
+                }
             }
-            return shape._create(_values, _present);
+            return shape._create(_values, _scalars, _present);
         }
     }
 }

@@ -93,7 +93,7 @@ internal static class ScalarEntries
     }
 
     /// <summary>A STRING item (not a vocabulary word) of at most <paramref name="maxItemLength"/> bytes.</summary>
-    private static bool TryReadBytes(ReadOnlySpan<byte> s, ref int p, int maxItemLength, out int start, out int length)
+    public static bool TryReadBytes(ReadOnlySpan<byte> s, ref int p, int maxItemLength, out int start, out int length)
     {
         start = length = 0;
         int q = p;
@@ -108,7 +108,7 @@ internal static class ScalarEntries
     }
 
     /// <summary>An INT or NEG item of at most 63 bits.</summary>
-    private static bool TryReadInt(ReadOnlySpan<byte> s, ref int p, out long value)
+    public static bool TryReadInt(ReadOnlySpan<byte> s, ref int p, out long value)
     {
         value = 0;
         int q = p;

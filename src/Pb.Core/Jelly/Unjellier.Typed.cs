@@ -121,6 +121,7 @@ public sealed partial class Unjellier
     // The member arrays of the record type read last, reused from one record to the next (a list of 1000 records).
     private RecordShape? _scratchShape;
     private object?[] _scratchValues = [];
+    private long[] _scratchScalars = [];
     private bool[] _scratchPresent = [];
 
     /// <summary>A builder for one value of <paramref name="shape"/> over this unjellier's reused arrays (not for nested values).</summary>
@@ -130,9 +131,10 @@ public sealed partial class Unjellier
         {
             _scratchShape = shape;
             _scratchValues = new object?[shape.Members.Length];
+            _scratchScalars = new long[shape.Members.Length];
             _scratchPresent = new bool[shape.Members.Length];
         }
-        return shape.StartReading(_scratchValues, _scratchPresent);
+        return shape.StartReading(_scratchValues, _scratchScalars, _scratchPresent);
     }
 
     internal static string Utf8(in BananaToken bytes) => DecodeUtf8(bytes);
@@ -347,18 +349,30 @@ internal sealed partial class RecordPlan
         RecordShape.Member[] members = shape.Members;
         byte[][] keys = _keys ??= [.. members.Select(m => System.Text.Encoding.UTF8.GetBytes(m.Name))];
         JellyConstants constants = JellyConstants.For(dialect);
+        // Each member's fixed bytes ([key, ) as our writer and Twisted's write them: a record written member by member in
+        // declaration order is read by comparing them, one entry after another, with no header parsed twice.
+        RecordShape.Encoded? encoded = maxItemLength > shape.LongestFixedItem ? shape.EncodedFor(dialect, Banana.BananaLimits.Default) : null;
         int p = 0;
-        if (!ScalarEntries.Header(s, ref p, out ulong count, out byte type) || type != BananaTypeByte.List || count == 0 || count > (ulong)maxItemLength)
+        ulong count;
+        if (encoded is not null && s.StartsWith(encoded.Head))
         {
-            return false;
+            count = (ulong)members.Length + 1;
+            p = encoded.Head.Length;
         }
-        // the tag: VOCAB 5 in the pb dialect, the string "dictionary" in none
-        ReadOnlySpan<byte> tag = dialect == BananaDialect.Pb ? s_dictionaryTagPb : s_dictionaryTagNone;
-        if (!s[p..].StartsWith(tag))
+        else
         {
-            return false;
+            if (!ScalarEntries.Header(s, ref p, out count, out byte type) || type != BananaTypeByte.List || count == 0 || count > (ulong)maxItemLength)
+            {
+                return false;
+            }
+            // the tag: VOCAB 5 in the pb dialect, the string "dictionary" in none
+            ReadOnlySpan<byte> tag = dialect == BananaDialect.Pb ? s_dictionaryTagPb : s_dictionaryTagNone;
+            if (!s[p..].StartsWith(tag))
+            {
+                return false;
+            }
+            p += tag.Length;
         }
-        p += tag.Length;
         // Only scalars are read here, so no other record is built while this one is: the unjellier's arrays serve.
         RecordShape.Builder builder = u.ScratchBuilder(shape);
         int expected = 0;
@@ -366,6 +380,16 @@ internal sealed partial class RecordPlan
         {
             for (ulong i = 1; i < count; i++)
             {
+                if (encoded is not null && expected < members.Length && s[p..].StartsWith(encoded.Prefixes[expected]))
+                {
+                    int at = p + encoded.Prefixes[expected].Length;
+                    if (TakeExpected(ref builder, expected, members[expected], s, ref at, constants, maxItemLength))
+                    {
+                        p = at;
+                        expected++;
+                        continue;
+                    }
+                }
                 if (!ScalarEntries.TryRead(s, ref p, constants, maxItemLength, out ScalarEntry entry))
                 {
                     return false;
@@ -373,12 +397,11 @@ internal sealed partial class RecordPlan
                 ReadOnlySpan<byte> key = entry.Key(s);
                 // Members usually come in the order they were written: try the next one first.
                 int index = expected < keys.Length && key.SequenceEqual(keys[expected]) ? expected : IndexOf(keys, key);
-                if (index < 0 || !Convert(members[index], entry, s, out object? item))
+                if (index < 0 || !Take(ref builder, index, members[index], entry, s))
                 {
                     return false;
                 }
                 expected = index + 1;
-                builder.Set(index, item);
             }
             value = builder.Finish();
         }
@@ -388,6 +411,57 @@ internal sealed partial class RecordPlan
         }
         used = p;
         return true;
+    }
+
+    /// <summary>
+    /// The value after member <paramref name="i"/>'s fixed bytes, read as that member's commonest encoding (a float for a
+    /// double, an integer for a long or int, text for a string); false, with nothing set, for anything else, which the
+    /// entry-by-entry read then handles.
+    /// </summary>
+    private static bool TakeExpected(ref RecordShape.Builder builder, int i, RecordShape.Member m, ReadOnlySpan<byte> s, ref int p, JellyConstants constants, int maxItemLength)
+    {
+        switch (m.Slot)
+        {
+            case RecordShape.MemberSlot.Double:
+                if (p + 9 <= s.Length && s[p] == BananaTypeByte.Float)
+                {
+                    builder.SetDouble(i, System.Buffers.Binary.BinaryPrimitives.ReadDoubleBigEndian(s.Slice(p + 1, 8)));
+                    p += 9;
+                    return true;
+                }
+                return false;
+            case RecordShape.MemberSlot.Int64:
+            case RecordShape.MemberSlot.Int32:
+                int q = p;
+                if (ScalarEntries.TryReadInt(s, ref q, out long integer) && (m.Slot == RecordShape.MemberSlot.Int64 || integer is >= int.MinValue and <= int.MaxValue))
+                {
+                    builder.SetInteger(i, integer);
+                    p = q;
+                    return true;
+                }
+                return false;
+            case RecordShape.MemberSlot.Object when m.Kind == RecordShape.MemberKind.String:
+                ReadOnlySpan<byte> unicode = constants.UnicodePrefix;
+                int t = p + unicode.Length;
+                if (s[p..].StartsWith(unicode) && ScalarEntries.TryReadBytes(s, ref t, maxItemLength, out int start, out int length))
+                {
+                    string text;
+                    try
+                    {
+                        text = s_strictUtf8.GetString(s.Slice(start, length));
+                    }
+                    catch (System.Text.DecoderFallbackException)
+                    {
+                        return false;
+                    }
+                    builder.Set(i, text);
+                    p = t;
+                    return true;
+                }
+                return false;
+            default:
+                return false;
+        }
     }
 
     private static int IndexOf(byte[][] keys, ReadOnlySpan<byte> key)
@@ -402,38 +476,42 @@ internal sealed partial class RecordPlan
         return -1;
     }
 
-    /// <summary>An entry's value as member <paramref name="m"/>'s type; false where the token reader must decide.</summary>
-    private static bool Convert(RecordShape.Member m, in ScalarEntry entry, ReadOnlySpan<byte> s, out object? item)
+    /// <summary>Sets member <paramref name="i"/> from an entry's value, unboxed where it can be; false where the token reader must decide.</summary>
+    private static bool Take(ref RecordShape.Builder builder, int i, RecordShape.Member m, in ScalarEntry entry, ReadOnlySpan<byte> s)
     {
-        item = null;
-        switch (entry.Kind, m.Kind)
+        switch (entry.Kind, m.Slot)
         {
             case (ScalarKind.None, _):
-                return m.AllowsNull;
-            case (ScalarKind.Float, RecordShape.MemberKind.Double):
-                item = entry.Float(s);
+                if (!m.AllowsNull)
+                {
+                    return false;
+                }
+                builder.Set(i, null);
                 return true;
-            case (ScalarKind.Int, RecordShape.MemberKind.Double):
-                item = (double)entry.Integer; // an integral float sent as an int (JavaScript peers)
+            case (ScalarKind.Float, RecordShape.MemberSlot.Double):
+                builder.SetDouble(i, entry.Float(s));
                 return true;
-            case (ScalarKind.Int, RecordShape.MemberKind.Int64) when m.Type == typeof(long):
-                item = entry.Integer;
+            case (ScalarKind.Int, RecordShape.MemberSlot.Double):
+                builder.SetDouble(i, entry.Integer); // an integral float sent as an int (JavaScript peers)
                 return true;
-            case (ScalarKind.Int, RecordShape.MemberKind.Int64) when m.Type == typeof(int) && entry.Integer is >= int.MinValue and <= int.MaxValue:
-                item = (int)entry.Integer;
+            case (ScalarKind.Int, RecordShape.MemberSlot.Int64):
+            case (ScalarKind.Int, RecordShape.MemberSlot.Int32) when entry.Integer is >= int.MinValue and <= int.MaxValue:
+                builder.SetInteger(i, entry.Integer);
                 return true;
-            case (ScalarKind.Text, RecordShape.MemberKind.String):
+            case (ScalarKind.True or ScalarKind.False, RecordShape.MemberSlot.Boolean):
+                builder.SetBoolean(i, entry.Kind == ScalarKind.True);
+                return true;
+            case (ScalarKind.Text, RecordShape.MemberSlot.Object) when m.Kind == RecordShape.MemberKind.String:
+                string text;
                 try
                 {
-                    item = s_strictUtf8.GetString(entry.Text(s));
-                    return true;
+                    text = s_strictUtf8.GetString(entry.Text(s));
                 }
                 catch (System.Text.DecoderFallbackException)
                 {
                     return false;
                 }
-            case (ScalarKind.True or ScalarKind.False, RecordShape.MemberKind.Boolean):
-                item = entry.Kind == ScalarKind.True;
+                builder.Set(i, text);
                 return true;
             default:
                 return false;
