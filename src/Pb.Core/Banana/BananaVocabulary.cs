@@ -50,31 +50,34 @@ public static class BananaVocabulary
         {
             return 0;
         }
-        // Dispatch on the first byte: at most four words share one.
-        switch (bytes[0])
+        // The words that could match, by the first byte's low five bits and the length: at most two, one compare each.
+        int candidates = s_candidates[((bytes[0] & 31) << 4) | bytes.Length];
+        if (candidates == 0)
         {
-            case (byte)'N': return Match(bytes, 1);
-            case (byte)'c':
-                return Match(bytes, 2) | Match(bytes, 13) | Match(bytes, 14) | Match(bytes, 15) | Match(bytes, 22) | Match(bytes, 25);
-            case (byte)'d':
-                return Match(bytes, 3) | Match(bytes, 5) | Match(bytes, 29) | Match(bytes, 30);
-            case (byte)'r': return Match(bytes, 4) | Match(bytes, 16);
-            case (byte)'f': return Match(bytes, 6);
-            case (byte)'i': return Match(bytes, 7);
-            case (byte)'l':
-                return Match(bytes, 8) | Match(bytes, 17) | Match(bytes, 18) | Match(bytes, 20) | Match(bytes, 23);
-            case (byte)'m': return Match(bytes, 9) | Match(bytes, 26);
-            case (byte)'p': return Match(bytes, 10) | Match(bytes, 21);
-            case (byte)'t': return Match(bytes, 11);
-            case (byte)'u': return Match(bytes, 12) | Match(bytes, 31);
-            case (byte)'v': return Match(bytes, 19);
-            case (byte)'n': return Match(bytes, 24);
-            case (byte)'a': return Match(bytes, 27);
-            case (byte)'e': return Match(bytes, 28);
-            default: return 0;
+            return 0;
         }
+        int first = candidates & 0xFF;
+        if (bytes.SequenceEqual(s_wordBytes[first]))
+        {
+            return first;
+        }
+        int second = candidates >> 8;
+        return second != 0 && bytes.SequenceEqual(s_wordBytes[second]) ? second : 0;
     }
 
-    // Words with one first letter never match the same input twice, so OR-ing the results is safe.
-    private static int Match(ReadOnlySpan<byte> bytes, int index) => bytes.SequenceEqual(s_wordBytes[index]) ? index : 0;
+    // Entry (b & 31) << 4 | n: the indexes (low byte, then high byte) of the words whose first byte has low bits b and
+    // whose length is n. "class" and "cache", "local" and "login" share one; no three words do.
+    private static readonly ushort[] s_candidates = BuildCandidates();
+
+    private static ushort[] BuildCandidates()
+    {
+        var candidates = new ushort[32 * 16];
+        for (int i = 1; i <= MaxIndex; i++)
+        {
+            byte[] word = s_wordBytes[i];
+            ref ushort entry = ref candidates[((word[0] & 31) << 4) | word.Length];
+            entry = entry == 0 ? (ushort)i : (entry >> 8) == 0 ? (ushort)(entry | (i << 8)) : throw new InvalidOperationException("three words share a slot");
+        }
+        return candidates;
+    }
 }

@@ -210,6 +210,19 @@ public sealed class Jellier
             case IList list:
                 if (Enter(list, depth))
                 {
+                    if (list is object?[] array)
+                    {
+                        // An array of a sealed record type of scalars holds nothing that can be shared.
+                        if (depth + 1 < _maxDepth && SealedRecordsIn(array) is { Flat: true })
+                        {
+                            return;
+                        }
+                        foreach (object? item in array)
+                        {
+                            Scan(item, depth + 1);
+                        }
+                        return;
+                    }
                     foreach (object? item in list)
                     {
                         Scan(item, depth + 1);
@@ -461,6 +474,31 @@ public sealed class Jellier
                 if (BeginContainer(ref w, list, ref depth))
                 {
                     WriteHeader(ref w, JellyTag.List, list.Count);
+                    if (list is object?[] array)
+                    {
+                        // An array of reference types (a Item[] is an object[]): indexed, not through IList's enumerator.
+                        if (SealedRecordsIn(array) is { } elementRecord)
+                        {
+                            // A sealed element type: every item is that record or None, no type test per item.
+                            foreach (object? item in array)
+                            {
+                                if (item is null)
+                                {
+                                    w.WriteRaw(JellyConstants.For(w.Dialect).None);
+                                }
+                                else
+                                {
+                                    WriteRecord(ref w, elementRecord, item, depth + 1);
+                                }
+                            }
+                            return;
+                        }
+                        foreach (object? item in array)
+                        {
+                            Write(ref w, item, depth + 1);
+                        }
+                        return;
+                    }
                     foreach (object? item in list)
                     {
                         Write(ref w, item, depth + 1);
@@ -533,6 +571,23 @@ public sealed class Jellier
         return _recordShape;
     }
 
+    // The array type met last and the record shape of its sealed element type (null: none).
+    private Type? _arrayType;
+    private RecordShape? _arrayRecord;
+
+    /// <summary>The record shape every item of <paramref name="array"/> has when its element type is a sealed record type; else null.</summary>
+    private RecordShape? SealedRecordsIn(object?[] array)
+    {
+        Type type = array.GetType();
+        if (type != _arrayType)
+        {
+            Type element = type.GetElementType()!;
+            _arrayRecord = element.IsSealed ? RecordFor(element) : null;
+            _arrayType = type;
+        }
+        return _arrayRecord;
+    }
+
     private void WriteRecord(ref BananaWriter w, RecordShape record, object value, int depth)
     {
         if (record.Flat)
@@ -547,28 +602,46 @@ public sealed class Jellier
             return;
         }
         RecordShape.Encoded encoded = record.EncodedFor(w.Dialect, w.Limits);
-        w.WriteRaw(encoded.Head);
         RecordShape.Member[] members = record.Members;
+        if (members.Length == 0)
+        {
+            w.WriteRaw(encoded.Head);
+            return;
+        }
         for (int i = 0; i < members.Length; i++)
         {
             RecordShape.Member member = members[i];
-            w.WriteRaw(encoded.Prefixes[i]); // [key, : the list header and the key, encoded once per type
+            // [key, : the list header and the key, encoded once per type (after the head for the first member, before
+            // the ["unicode", of a text member's value)
+            byte[] lead = encoded.Leads[i];
             switch (member.Kind)
             {
                 case RecordShape.MemberKind.Int64:
+                    w.WriteRaw(lead);
                     w.WriteInt(member.GetInt64!(value));
                     break;
                 case RecordShape.MemberKind.Double:
+                    w.WriteRaw(lead);
                     w.WriteFloat(member.GetDouble!(value));
                     break;
-                case RecordShape.MemberKind.String when member.GetString!(value) is { } text:
-                    w.WriteRaw(JellyConstants.For(w.Dialect).UnicodePrefix);
-                    w.WriteUtf8(text);
+                case RecordShape.MemberKind.String:
+                    if (member.GetString!(value) is { } text)
+                    {
+                        w.WriteRaw(lead);
+                        w.WriteUtf8(text);
+                    }
+                    else
+                    {
+                        w.WriteRaw(lead.AsSpan(0, lead.Length - JellyConstants.For(w.Dialect).UnicodePrefix.Length));
+                        w.WriteRaw(JellyConstants.For(w.Dialect).None);
+                    }
                     break;
                 case RecordShape.MemberKind.Boolean:
+                    w.WriteRaw(lead);
                     w.WriteRaw(member.GetBoolean!(value) ? JellyConstants.For(w.Dialect).True : JellyConstants.For(w.Dialect).False);
                     break;
                 default:
+                    w.WriteRaw(lead);
                     Write(ref w, member.Get(value), depth + 2);
                     break;
             }

@@ -50,8 +50,12 @@ internal sealed class RecordShape
     /// <summary>The longest item in this type's fixed bytes: a read may compare them only under a larger item limit.</summary>
     internal int LongestFixedItem => _longestItem;
 
-    /// <summary>The bytes every value of this type starts with, and each member's <c>[key, </c> prefix, in one dialect.</summary>
-    internal sealed record Encoded(byte[] Head, byte[][] Prefixes);
+    /// <summary>
+    /// The bytes every value of this type starts with, and each member's <c>[key, </c> prefix, in one dialect; and what
+    /// the jellier writes before each member's value in one copy (<see cref="Leads"/>): the head before the first
+    /// member's prefix, and after a text member's prefix the <c>["unicode", </c> of its value (left off for None).
+    /// </summary>
+    internal sealed record Encoded(byte[] Head, byte[][] Prefixes, byte[][] Leads);
 
     /// <summary>This type's fixed bytes in <paramref name="dialect"/>: written with one copy each instead of item by item.</summary>
     internal Encoded EncodedFor(Banana.BananaDialect dialect, Banana.BananaLimits limits) =>
@@ -80,7 +84,9 @@ internal sealed class RecordShape
             w.Flush();
             prefixes[i] = buffer.WrittenSpan.ToArray();
         }
-        return _encoded[(int)dialect] = new Encoded(head, prefixes);
+        byte[] unicode = JellyConstants.For(dialect).UnicodePrefix;
+        byte[][] leads = [.. prefixes.Select((prefix, i) => (byte[])[.. i == 0 ? head : [], .. prefix, .. Members[i].Kind == MemberKind.String ? unicode : []])];
+        return _encoded[(int)dialect] = new Encoded(head, prefixes, leads);
     }
 
     /// <summary>The public properties, in declaration order; each knows its key.</summary>

@@ -351,7 +351,7 @@ internal sealed partial class RecordPlan
         JellyConstants constants = JellyConstants.For(dialect);
         // Each member's fixed bytes ([key, ) as our writer and Twisted's write them: a record written member by member in
         // declaration order is read by comparing them, one entry after another, with no header parsed twice.
-        RecordShape.Encoded? encoded = maxItemLength > shape.LongestFixedItem ? shape.EncodedFor(dialect, Banana.BananaLimits.Default) : null;
+        RecordShape.Encoded? encoded = maxItemLength > shape.LongestFixedItem && Banana.BananaLimits.Default.MaxItemLength > shape.LongestFixedItem ? shape.EncodedFor(dialect, Banana.BananaLimits.Default) : null;
         int p = 0;
         ulong count;
         if (encoded is not null && s.StartsWith(encoded.Head))

@@ -191,6 +191,39 @@ public sealed class BananaVectorTests
         Assert.Equal(BananaVocabulary.MaxIndex, count);
         Assert.Equal(0, BananaVocabulary.IndexOf("unicode"u8));
         Assert.Equal(0, BananaVocabulary.IndexOf("Nonf"u8));
+        // Every word with one byte changed, with its first byte changed to another of the same low five bits
+        // ("class" -> "Class"), one byte longer or shorter: a word only where that is another word ("cached" -> "cache").
+        var words = new Dictionary<string, int>();
+        for (int index = 1; index <= BananaVocabulary.MaxIndex; index++)
+        {
+            words[BananaVocabulary.GetWordText(index)] = index;
+        }
+        int Expected(byte[] bytes) => words.GetValueOrDefault(System.Text.Encoding.Latin1.GetString(bytes));
+        int checkedCount = 0;
+        foreach ((string text, int index) in words)
+        {
+            byte[] word = System.Text.Encoding.ASCII.GetBytes(text);
+            List<byte[]> variants = [[.. word, (byte)'s'], word[..^1]];
+            for (int at = 0; at < word.Length; at++)
+            {
+                foreach (byte flip in new byte[] { 0x01, 0x20, 0x80 })
+                {
+                    byte[] changed = [.. word];
+                    changed[at] ^= flip;
+                    variants.Add(changed);
+                }
+            }
+            foreach (byte[] variant in variants)
+            {
+                Assert.Equal(Expected(variant), BananaVocabulary.IndexOf(variant));
+                checkedCount++;
+            }
+        }
+        Assert.True(checkedCount > 500);
+        Assert.Equal(14, BananaVocabulary.IndexOf("cache"u8));
+        Assert.Equal(2, BananaVocabulary.IndexOf("class"u8));
+        Assert.Equal(17, BananaVocabulary.IndexOf("local"u8));
+        Assert.Equal(20, BananaVocabulary.IndexOf("login"u8));
         Assert.False(BananaVocabulary.TryGetWord(0, out _));
         Assert.False(BananaVocabulary.TryGetWord(32, out _));
     }

@@ -25,6 +25,11 @@ public sealed class Profile
 [PbRecord(Naming = PbNamingPolicy.SnakeCaseLower, RefuseUnknownKeys = true)]
 public sealed record PythonStyle(long UserId, string FullName);
 
+/// <summary>A record type others derive from: an array of it is not written as if every item had its shape.</summary>
+public record Animal(string Name);
+
+public sealed record Dog(string Name, bool Barks) : Animal(Name);
+
 /// <summary>Constructor defaults of each unboxed kind.</summary>
 public sealed record Defaults(long Id, int Priority = 3, double Weight = 1.5, bool On = true, long Limit = -2);
 
@@ -57,6 +62,44 @@ public sealed class TypedValueTests
         Assert.Equal(
             Bytes(new Dictionary<string, object?> { ["user_id"] = 5L, ["full_name"] = "Ada L" }),
             Bytes(new PythonStyle(5, "Ada L")));
+    }
+
+    [Fact]
+    public void Arrays_of_records_are_written_as_lists_of_their_dicts_with_None_and_each_items_own_type()
+    {
+        static Dictionary<string, object?> Dict(Mixed m) => new()
+        {
+            ["big"] = m.Big, ["small"] = m.Small, ["ratio"] = m.Ratio, ["label"] = m.Label, ["flag"] = m.Flag, ["text"] = m.Text,
+        };
+        var a = new Mixed(1, -2, 0.25, null, true, "list");
+        var b = new Mixed(long.MaxValue, 3, -1e300, "é", false, "");
+        foreach (BananaDialect dialect in new[] { BananaDialect.Pb, BananaDialect.None })
+        {
+            Assert.Equal(
+                JellySerializer.Serialize(new List<object?> { Dict(a), null, Dict(b) }, dialect),
+                JellySerializer.Serialize(new Mixed?[] { a, null, b }, dialect));
+        }
+        // Not sealed: a Dog in an Animal[] is written as a Dog.
+        Assert.Equal(
+            Bytes(new List<object?> { new Dictionary<string, object?> { ["name"] = "a" }, new Dictionary<string, object?> { ["name"] = "d", ["barks"] = true } }),
+            Bytes(new Animal[] { new("a"), new Dog("d", true) }));
+        // A record holding a container, twice in one array: shared as Twisted shares a dict (reference, then dereference).
+        var order = new Order("c", [new Item(1, "i", 1)]);
+        var twice = (List<object?>)JellySerializer.Deserialize(Bytes(new[] { order, order }))!;
+        Assert.Same(twice[0], twice[1]);
+        // Nested past the depth limit: refused as before.
+        var limits = new BananaLimits { MaxDepth = 2 };
+        object?[] nested = [new object?[] { new[] { a } }];
+        Assert.Throws<JellyException>(() =>
+        {
+            var writer = new BananaWriter(new System.Buffers.ArrayBufferWriter<byte>(), BananaDialect.Pb, limits);
+            new Jellier().Jelly(ref writer, nested);
+        });
+        Assert.Throws<JellyException>(() =>
+        {
+            var writer = new BananaWriter(new System.Buffers.ArrayBufferWriter<byte>(), BananaDialect.Pb, limits);
+            new Jellier().Jelly(ref writer, new[] { new[] { a } });
+        });
     }
 
     [Fact]
