@@ -14,7 +14,7 @@ public static class Program
         }
         if (args is ["quick-call", ..])
         {
-            QuickCall().GetAwaiter().GetResult();
+            QuickCall(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2).GetAwaiter().GetResult();
             return;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
@@ -27,8 +27,8 @@ public static class Program
         [Remote] public object? Echo(object? x) => x;
     }
 
-    /// <summary>W3t and W3 in one process over real TCP, with a count of first-chance exceptions.</summary>
-    private static async Task QuickCall()
+    /// <summary>W3t and W3 in one process over real TCP, with a count of first-chance exceptions; each for <paramref name="seconds"/>.</summary>
+    private static async Task QuickCall(double seconds)
     {
         int exceptions = 0;
         AppDomain.CurrentDomain.FirstChanceException += (_, _) => Interlocked.Increment(ref exceptions);
@@ -43,7 +43,7 @@ public static class Program
             int before = exceptions;
             var clock = Stopwatch.StartNew();
             int n = 0;
-            while (clock.ElapsedMilliseconds < 2000)
+            while (clock.Elapsed.TotalSeconds < seconds)
             {
                 if (w == "W3t")
                 {
@@ -80,6 +80,8 @@ public static class Program
             ("decode pbweb typed", () => b.Decode_PbWeb_Typed()),
             ("decode pbweb typed, 4 KiB segments", () => b.Decode_PbWeb_Typed_InSegments()),
             ("decode pbweb tree+convert", () => b.Decode_PbWeb_TreeThenConvert()),
+            ("frame scan pbweb", () => b.FrameScan_PbWeb()),
+            ("frame scan pbweb, 4 KiB segments", () => b.FrameScan_PbWeb_InSegments()),
             ("untyped: encode 1000 dicts (jelly)", () => c.Dicts_Encode_Jelly()),
             ("untyped: decode 1000 dicts (jelly)", () => c.Dicts_Decode_Jelly()!),
             ("untyped: decode 1000 dicts (msgpack object)", () => c.Dicts_Decode_MessagePack()!),
