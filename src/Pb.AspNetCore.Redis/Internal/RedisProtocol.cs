@@ -115,12 +115,14 @@ internal static class RedisScripts
     /// submitter loaded another history and Redis's is still only the initial state a node that never loaded the object
     /// seeded (seed first: the submitter's state replaces it, see <see cref="Seed"/>); {epoch, -1, seq} when expectedSeq
     /// is not the last sequence number or expectedEpoch not the epoch (compare-and-set refused). The log entry is written
-    /// first, so a failure leaves the sequence untouched.
+    /// first, so a failure leaves the sequence untouched. The epoch and the sequence number are read with one MGET: each
+    /// call out of a script costs Redis about 2.5 us on the 2-core machine, and this script runs once per change.
     /// </summary>
     public const string Submit = """
-        local epoch = redis.call('GET', KEYS[1])
+        local current = redis.call('MGET', KEYS[1], KEYS[2])
+        local epoch = current[1]
         if not epoch then return {'', -2} end
-        local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+        local seq = tonumber(current[2] or '0')
         if ARGV[8] and ARGV[8] ~= '' and ARGV[8] ~= epoch then
             local snap = redis.call('HMGET', KEYS[4], 's', 'i')
             if snap[2] == '1' and tonumber(snap[1]) == seq then return {epoch, -3} end
