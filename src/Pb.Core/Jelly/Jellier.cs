@@ -582,7 +582,21 @@ public sealed class Jellier
         if (type != _arrayType)
         {
             Type element = type.GetElementType()!;
-            _arrayRecord = element.IsSealed ? RecordFor(element) : null;
+            // Only where the item-by-item write would reach the record shape too: an ITuple is written as a tuple
+            // before any record test, and a type whose shape cannot be built is refused only when an item is met
+            // (an empty or all-None array of it is still written).
+            RecordShape? shape = null;
+            if (element.IsSealed && !typeof(ITuple).IsAssignableFrom(element))
+            {
+                try
+                {
+                    shape = RecordFor(element);
+                }
+                catch (JellyException)
+                {
+                }
+            }
+            _arrayRecord = shape;
             _arrayType = type;
         }
         return _arrayRecord;

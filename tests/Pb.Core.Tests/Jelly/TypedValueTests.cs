@@ -30,6 +30,17 @@ public record Animal(string Name);
 
 public sealed record Dog(string Name, bool Barks) : Animal(Name);
 
+/// <summary>A sealed record that is also a tuple: written as a tuple, as the jellier tests ITuple before records.</summary>
+public sealed record Pair(int A, int B) : System.Runtime.CompilerServices.ITuple
+{
+    public object? this[int index] => index == 0 ? A : B;
+
+    public int Length => 2;
+}
+
+/// <summary>Two members with one wire name: no shape can be built, so only an actual item is refused.</summary>
+public sealed record Clash(int A, [property: PbName("a")] int B);
+
 /// <summary>Constructor defaults of each unboxed kind.</summary>
 public sealed record Defaults(long Id, int Priority = 3, double Weight = 1.5, bool On = true, long Limit = -2);
 
@@ -87,6 +98,15 @@ public sealed class TypedValueTests
         var order = new Order("c", [new Item(1, "i", 1)]);
         var twice = (List<object?>)JellySerializer.Deserialize(Bytes(new[] { order, order }))!;
         Assert.Same(twice[0], twice[1]);
+        // A sealed record that is an ITuple goes as a tuple, shared like one; an array of a type with no shape is refused
+        // only when it holds an item.
+        var pair = new Pair(1, 2);
+        Assert.Equal(Bytes(new List<object?> { new PbTuple(1, 2), null }), Bytes(new Pair?[] { new Pair(1, 2), null }));
+        var pairs = (List<object?>)JellySerializer.Deserialize(Bytes(new[] { pair, pair }))!;
+        Assert.Same(pairs[0], pairs[1]);
+        Assert.Equal(Bytes(new List<object?> { null }), Bytes(new Clash?[] { null }));
+        Assert.Equal(Bytes(new List<object?>()), Bytes(Array.Empty<Clash>()));
+        Assert.Throws<JellyException>(() => Bytes(new[] { new Clash(1, 2) }));
         // Nested past the depth limit: refused as before.
         var limits = new BananaLimits { MaxDepth = 2 };
         object?[] nested = [new object?[] { new[] { a } }];
