@@ -75,6 +75,7 @@ public static class Program
             ("encode msgpack", () => b.Encode_MessagePack_Attributed()),
             ("encode msgpack contractless", () => b.Encode_MessagePack_Contractless()),
             ("encode pbweb typed", () => b.Encode_PbWeb_Typed()),
+            ("encode pbweb typed List<T>", () => b.Encode_PbWeb_Typed_List()),
             ("decode msgpack", () => b.Decode_MessagePack_Attributed()),
             ("decode msgpack contractless", () => b.Decode_MessagePack_Contractless()),
             ("decode pbweb typed", () => b.Decode_PbWeb_Typed()),

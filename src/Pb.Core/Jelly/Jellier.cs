@@ -210,13 +210,13 @@ public sealed class Jellier
             case IList list:
                 if (Enter(list, depth))
                 {
+                    // An array or List<T> of a sealed record type of scalars holds nothing that can be shared.
+                    if (depth + 1 < _maxDepth && SealedRecordsIn(list) is { Flat: true })
+                    {
+                        return;
+                    }
                     if (list is object?[] array)
                     {
-                        // An array of a sealed record type of scalars holds nothing that can be shared.
-                        if (depth + 1 < _maxDepth && SealedRecordsIn(array) is { Flat: true })
-                        {
-                            return;
-                        }
                         foreach (object? item in array)
                         {
                             Scan(item, depth + 1);
@@ -474,10 +474,11 @@ public sealed class Jellier
                 if (BeginContainer(ref w, list, ref depth))
                 {
                     WriteHeader(ref w, JellyTag.List, list.Count);
+                    RecordShape? elementRecord = SealedRecordsIn(list);
                     if (list is object?[] array)
                     {
                         // An array of reference types (a Item[] is an object[]): indexed, not through IList's enumerator.
-                        if (SealedRecordsIn(array) is { } elementRecord)
+                        if (elementRecord is not null)
                         {
                             // A sealed element type: every item is that record or None, no type test per item.
                             foreach (object? item in array)
@@ -496,6 +497,23 @@ public sealed class Jellier
                         foreach (object? item in array)
                         {
                             Write(ref w, item, depth + 1);
+                        }
+                        return;
+                    }
+                    if (elementRecord is not null)
+                    {
+                        // A List<T> (or an array of structs) of a sealed record type: by index, no enumerator.
+                        for (int i = 0; i < list.Count; i++)
+                        {
+                            object? item = list[i];
+                            if (item is null)
+                            {
+                                w.WriteRaw(JellyConstants.For(w.Dialect).None);
+                            }
+                            else
+                            {
+                                WriteRecord(ref w, elementRecord, item, depth + 1);
+                            }
                         }
                         return;
                     }
@@ -571,22 +589,24 @@ public sealed class Jellier
         return _recordShape;
     }
 
-    // The array type met last and the record shape of its sealed element type (null: none).
+    // The array or List<T> type met last and the record shape of its sealed element type (null: none).
     private Type? _arrayType;
     private RecordShape? _arrayRecord;
 
-    /// <summary>The record shape every item of <paramref name="array"/> has when its element type is a sealed record type; else null.</summary>
-    private RecordShape? SealedRecordsIn(object?[] array)
+    /// <summary>The record shape every item of <paramref name="list"/> (an array or a List&lt;T&gt;) has when its element type is a sealed record type; else null.</summary>
+    private RecordShape? SealedRecordsIn(IList list)
     {
-        Type type = array.GetType();
+        Type type = list.GetType();
         if (type != _arrayType)
         {
-            Type element = type.GetElementType()!;
+            Type? element = type.IsSZArray ? type.GetElementType()
+                : type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>) ? type.GetGenericArguments()[0]
+                : null;
             // Only where the item-by-item write would reach the record shape too: an ITuple is written as a tuple
             // before any record test, and a type whose shape cannot be built is refused only when an item is met
             // (an empty or all-None array of it is still written).
             RecordShape? shape = null;
-            if (element.IsSealed && !typeof(ITuple).IsAssignableFrom(element))
+            if (element is { IsSealed: true } && !typeof(ITuple).IsAssignableFrom(element))
             {
                 try
                 {

@@ -90,6 +90,22 @@ public sealed class TypedValueTests
                 JellySerializer.Serialize(new List<object?> { Dict(a), null, Dict(b) }, dialect),
                 JellySerializer.Serialize(new Mixed?[] { a, null, b }, dialect));
         }
+        // A List<T> of records and an array of record structs: the same bytes as their dicts.
+        Assert.Equal(
+            Bytes(new List<object?> { Dict(a), null, Dict(b) }),
+            Bytes(new List<Mixed?> { a, null, b }));
+        Assert.Equal(
+            Bytes(new List<object?> { new Dictionary<string, object?> { ["x"] = 1, ["y"] = 2 }, new Dictionary<string, object?> { ["x"] = -3, ["y"] = 4 } }),
+            Bytes(new[] { new Point2(1, 2), new Point2(-3, 4) }));
+        Order first = new("c", []), second = new("c", []);
+        var listed = (List<object?>)JellySerializer.Deserialize(Bytes(new List<Order> { first, first, second }))!;
+        Assert.Same(listed[0], listed[1]);
+        Assert.NotSame(listed[0], listed[2]);
+        // A one-dimensional array that does not start at 0 is written item by item, as before.
+        var offset = Array.CreateInstance(typeof(Mixed), [2], [1]);
+        offset.SetValue(a, 1);
+        offset.SetValue(b, 2);
+        Assert.Equal(Bytes(new List<object?> { Dict(a), Dict(b) }), Bytes(offset));
         // Not sealed: a Dog in an Animal[] is written as a Dog.
         Assert.Equal(
             Bytes(new List<object?> { new Dictionary<string, object?> { ["name"] = "a" }, new Dictionary<string, object?> { ["name"] = "d", ["barks"] = true } }),
