@@ -483,14 +483,7 @@ public sealed class Jellier
                             // A sealed element type: every item is that record or None, no type test per item.
                             foreach (object? item in array)
                             {
-                                if (item is null)
-                                {
-                                    w.WriteRaw(JellyConstants.For(w.Dialect).None);
-                                }
-                                else
-                                {
-                                    WriteRecord(ref w, elementRecord, item, depth + 1);
-                                }
+                                WriteRecordOrNone(ref w, elementRecord, item, depth + 1);
                             }
                             return;
                         }
@@ -505,15 +498,7 @@ public sealed class Jellier
                         // A List<T> (or an array of structs) of a sealed record type: by index, no enumerator.
                         for (int i = 0; i < list.Count; i++)
                         {
-                            object? item = list[i];
-                            if (item is null)
-                            {
-                                w.WriteRaw(JellyConstants.For(w.Dialect).None);
-                            }
-                            else
-                            {
-                                WriteRecord(ref w, elementRecord, item, depth + 1);
-                            }
+                            WriteRecordOrNone(ref w, elementRecord, list[i], depth + 1);
                         }
                         return;
                     }
@@ -620,6 +605,19 @@ public sealed class Jellier
             _arrayType = type;
         }
         return _arrayRecord;
+    }
+
+    /// <summary>An item of a list whose element type is a sealed record type: that record, or None.</summary>
+    private void WriteRecordOrNone(ref BananaWriter w, RecordShape record, object? item, int depth)
+    {
+        if (item is null)
+        {
+            w.WriteRaw(JellyConstants.For(w.Dialect).None);
+        }
+        else
+        {
+            WriteRecord(ref w, record, item, depth);
+        }
     }
 
     private void WriteRecord(ref BananaWriter w, RecordShape record, object value, int depth)
