@@ -474,37 +474,36 @@ public sealed class Jellier
                 if (BeginContainer(ref w, list, ref depth))
                 {
                     WriteHeader(ref w, JellyTag.List, list.Count);
+                    // Arrays of reference types (an Item[] is an object[]) are indexed, not walked with IList's enumerator;
+                    // so is a List<T> of a sealed record type, whose every item is that record or None (no type test).
                     RecordShape? elementRecord = SealedRecordsIn(list);
-                    if (list is object?[] array)
+                    if (elementRecord is not null && list is object?[] records)
                     {
-                        // An array of reference types (a Item[] is an object[]): indexed, not through IList's enumerator.
-                        if (elementRecord is not null)
+                        foreach (object? item in records)
                         {
-                            // A sealed element type: every item is that record or None, no type test per item.
-                            foreach (object? item in array)
-                            {
-                                WriteRecordOrNone(ref w, elementRecord, item, depth + 1);
-                            }
-                            return;
+                            WriteRecordOrNone(ref w, elementRecord, item, depth + 1);
                         }
-                        foreach (object? item in array)
-                        {
-                            Write(ref w, item, depth + 1);
-                        }
-                        return;
                     }
-                    if (elementRecord is not null)
+                    else if (elementRecord is not null)
                     {
-                        // A List<T> (or an array of structs) of a sealed record type: by index, no enumerator.
                         for (int i = 0; i < list.Count; i++)
                         {
                             WriteRecordOrNone(ref w, elementRecord, list[i], depth + 1);
                         }
-                        return;
                     }
-                    foreach (object? item in list)
+                    else if (list is object?[] array)
                     {
-                        Write(ref w, item, depth + 1);
+                        foreach (object? item in array)
+                        {
+                            Write(ref w, item, depth + 1);
+                        }
+                    }
+                    else
+                    {
+                        foreach (object? item in list)
+                        {
+                            Write(ref w, item, depth + 1);
+                        }
                     }
                 }
                 return;

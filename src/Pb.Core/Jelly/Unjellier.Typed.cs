@@ -443,17 +443,9 @@ internal sealed partial class RecordPlan
             case RecordShape.MemberSlot.Object when m.Kind == RecordShape.MemberKind.String:
                 ReadOnlySpan<byte> unicode = constants.UnicodePrefix;
                 int t = p + unicode.Length;
-                if (s[p..].StartsWith(unicode) && ScalarEntries.TryReadBytes(s, ref t, maxItemLength, out int start, out int length))
+                if (s[p..].StartsWith(unicode) && ScalarEntries.TryReadBytes(s, ref t, maxItemLength, out int start, out int length)
+                    && TryDecodeText(s.Slice(start, length), out string? text))
                 {
-                    string text;
-                    try
-                    {
-                        text = s_strictUtf8.GetString(s.Slice(start, length));
-                    }
-                    catch (System.Text.DecoderFallbackException)
-                    {
-                        return false;
-                    }
                     builder.Set(i, text);
                     p = t;
                     return true;
@@ -461,6 +453,21 @@ internal sealed partial class RecordPlan
                 return false;
             default:
                 return false;
+        }
+    }
+
+    /// <summary>Strict UTF-8 (as Python's decode): false for invalid bytes, which the token reader then reports.</summary>
+    private static bool TryDecodeText(ReadOnlySpan<byte> utf8, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? text)
+    {
+        try
+        {
+            text = s_strictUtf8.GetString(utf8);
+            return true;
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            text = null;
+            return false;
         }
     }
 
@@ -502,12 +509,7 @@ internal sealed partial class RecordPlan
                 builder.SetBoolean(i, entry.Kind == ScalarKind.True);
                 return true;
             case (ScalarKind.Text, RecordShape.MemberSlot.Object) when m.Kind == RecordShape.MemberKind.String:
-                string text;
-                try
-                {
-                    text = s_strictUtf8.GetString(entry.Text(s));
-                }
-                catch (System.Text.DecoderFallbackException)
+                if (!TryDecodeText(entry.Text(s), out string? text))
                 {
                     return false;
                 }
